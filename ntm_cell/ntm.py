@@ -58,11 +58,15 @@ class NTMCell(keras.layers.Layer):
     ============  ===============================  ===============================
     index         shape                            meaning
     ============  ===============================  ===============================
+    0             ``[B, output_size]``             the previous step's output
     (LSTM only)   ``[B, controller_units]`` x 2    controller ``h`` and ``c``
     next          ``[B, N * M]``                   memory, row-major
     next          ``[B, R * M]``                   read vectors of the last step
     last          ``[B, (R + W) * N]``             head weightings, read heads first
     ============  ===============================  ===============================
+
+    The previous output comes first because Keras' JAX and torch backends, on a masked
+    step, repeat ``states[0]`` as that step's output.
 
     Use :meth:`unpack_state` to get them back as ``[B, N, M]``, ``[B, R, M]`` and
     ``[B, R + W, N]`` tensors, and :meth:`trace` to record every head's addressing at
@@ -160,17 +164,17 @@ class NTMCell(keras.layers.Layer):
             else None
         )
 
-        controller_state = [controller_units, controller_units] if controller == "lstm" else []
-        self.state_size = controller_state + [
-            memory_size * memory_width,
-            read_heads * memory_width,
-            heads * memory_size,
-        ]
         self.output_size = (
             output_units
             if output_units is not None
             else controller_units + read_heads * memory_width
         )
+        controller_state = [controller_units, controller_units] if controller == "lstm" else []
+        self.state_size = [self.output_size] + controller_state + [
+            memory_size * memory_width,
+            read_heads * memory_width,
+            heads * memory_size,
+        ]
 
     @property
     def _num_controller_states(self):
@@ -206,6 +210,7 @@ class NTMCell(keras.layers.Layer):
         ``batch_size`` may be a Python int or a scalar tensor (dynamic batch).
         """
         dtype = self.compute_dtype
+        previous_output = ops.zeros((batch_size, self.output_size), dtype=dtype)
         controller_state = [
             ops.zeros((batch_size, self.controller_units), dtype=dtype)
             for _ in range(self._num_controller_states)
@@ -215,7 +220,7 @@ class NTMCell(keras.layers.Layer):
         )
         reads = ops.tanh(self.initial_read_weight)
         weights = ops.softmax(self.initial_weighting_logits, axis=-1)
-        return controller_state + [
+        return [previous_output] + controller_state + [
             tile_batch(ops.cast(memory, dtype), batch_size),
             tile_batch(ops.cast(reads, dtype), batch_size),
             tile_batch(ops.cast(weights, dtype), batch_size),
@@ -225,14 +230,16 @@ class NTMCell(keras.layers.Layer):
         """Split a flat state list into named, shaped tensors.
 
         Returns:
-            dict with ``controller`` (list of ``[B, controller_units]``), ``memory``
+            dict with ``output`` ``[B, output_size]`` (the previous step's output),
+            ``controller`` (list of ``[B, controller_units]``), ``memory``
             ``[B, N, M]``, ``read_vectors`` ``[B, R, M]`` and ``weights``
             ``[B, R + W, N]`` (read heads first).
         """
-        n = self._num_controller_states
+        n = 1 + self._num_controller_states
         memory, reads, weights = states[n:]
         return {
-            "controller": list(states[:n]),
+            "output": states[0],
+            "controller": list(states[1:n]),
             "memory": ops.reshape(memory, (-1, self.memory_size, self.memory_width)),
             "read_vectors": ops.reshape(reads, (-1, self.read_heads, self.memory_width)),
             "weights": ops.reshape(
@@ -302,7 +309,7 @@ class NTMCell(keras.layers.Layer):
         output = ops.concatenate([h, flat_reads], axis=-1)
         if self.output_layer is not None:
             output = clip(self.output_layer(output), self.clip_value)
-        new_states = controller_state + [
+        new_states = [output] + controller_state + [
             ops.reshape(new_memory, (-1, self.memory_size * self.memory_width)),
             flat_reads,
             ops.reshape(weights, (-1, heads * self.memory_size)),
