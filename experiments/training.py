@@ -1,0 +1,333 @@
+"""The training loop behind ``scripts/train.py``: XLA-compiled steps, TensorBoard, checkpoints, resume.
+
+A run lives in ``<logdir>/<task>/<model>/seed<k>/``:
+
+- ``config.json``: the :class:`~experiments.configs.ExperimentConfig`; a resumed run must match it.
+- ``events.out.tfevents.*``: TensorBoard scalars (see :data:`SCALARS`).
+- ``checkpoints/``: ``tf.train.CheckpointManager`` checkpoints of model, optimizer, step and curriculum level.
+- ``model.keras``: the trained model, saved at the end.
+
+This module is TensorFlow-specific (``tf.data``, ``tf.summary``, ``tf.train.Checkpoint``, ``tf.distribute``);
+the cells themselves are backend-agnostic.
+"""
+
+import dataclasses
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tasks
+from experiments.configs import STRATEGIES, ExperimentConfig
+from experiments.curriculum import Curriculum
+from experiments.models import build_model
+from tasks.metrics import bit_errors_per_sequence, masked_sigmoid_cross_entropy
+
+#: Scalars written to TensorBoard, by tag.
+SCALARS = (
+    "loss/train",
+    "bit_errors/train",
+    "loss/eval",
+    "bit_errors/eval",
+    "grad_norm",
+    "learning_rate",
+    "sequences_seen",
+    "sequences_per_second",
+    "curriculum_level",
+)
+
+#: Index of the held-out evaluation stream: far beyond any training batch index.
+EVAL_STREAM = 2**40
+
+
+class ConfigMismatchError(ValueError):
+    """A run directory holds a run with another configuration."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    run_dir: Path
+    step: int
+    resumed_from: int
+    eval_bit_errors: float
+    model_path: Path
+
+
+def run_directory(logdir, task, model, seed):
+    """``<logdir>/<task>/<model>/seed<seed>``: one directory per run, so TensorBoard compares them."""
+    return Path(logdir) / task / model / f"seed{seed}"
+
+
+def prepare_run_directory(run_dir, config):
+    """Create ``run_dir`` and its ``config.json``, or check that an existing run matches ``config``.
+
+    Raises:
+        ConfigMismatchError: the directory holds checkpoints of another configuration.
+    """
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        saved = ExperimentConfig.from_json(config_path.read_text())
+        if saved.identity() != config.identity():
+            differences = {
+                key: (saved.identity()[key], value)
+                for key, value in config.identity().items()
+                if saved.identity().get(key) != value
+            }
+            details = "; ".join(f"{k}: saved {old!r}, now {new!r}" for k, (old, new) in differences.items())
+            raise ConfigMismatchError(
+                f"{run_dir} holds a run with a different configuration ({details}). "
+                "Use another --logdir or --seed, or delete that directory to start over."
+            )
+    elif (run_dir / "checkpoints").exists():
+        raise ConfigMismatchError(f"{run_dir}/checkpoints exists but has no config.json; refusing to overwrite it")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(config.to_json())
+
+
+def get_strategy(name, virtual_cpus=0):
+    """``"default"`` or ``"mirrored"`` (over the visible GPUs, or over ``virtual_cpus`` logical CPUs)."""
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    if virtual_cpus:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(virtual_cpus)]
+        )
+    if name == "default":
+        return tf.distribute.get_strategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def make_optimizer(config):
+    return keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clip_norm)
+
+
+def make_train_step(model, optimizer, strategy, jit_compile):
+    """A compiled step ``(inputs, targets, mask) -> (loss, bit_errors, grad_norm)``.
+
+    With the default strategy the whole step, optimizer update included, is one XLA cluster. Under
+    ``tf.distribute`` the forward and backward pass of each replica is XLA-compiled, and the optimizer sums the
+    replicas' gradients (each replica's loss is divided by the number of replicas, so the sum is the mean).
+    """
+    variables = model.trainable_variables
+    replicas = strategy.num_replicas_in_sync
+
+    def loss_and_gradients(inputs, targets, mask):
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            loss = masked_sigmoid_cross_entropy(targets, logits, mask)
+            scaled = loss / replicas
+        gradients = tape.gradient(scaled, variables)
+        errors = bit_errors_per_sequence(targets, logits, mask)
+        return loss, errors, gradients
+
+    def apply(inputs, targets, mask, compute):
+        loss, errors, gradients = compute(inputs, targets, mask)
+        norm = tf.linalg.global_norm(gradients) * replicas
+        optimizer.apply_gradients(zip(gradients, variables))
+        return loss, errors, norm
+
+    if replicas == 1:
+        return tf.function(lambda x, y, m: apply(x, y, m, loss_and_gradients), jit_compile=jit_compile)
+
+    compiled = tf.function(loss_and_gradients, jit_compile=jit_compile)
+
+    @tf.function
+    def distributed_step(inputs, targets, mask):
+        per_replica = strategy.run(apply, args=(inputs, targets, mask, compiled))
+        return tuple(strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for value in per_replica)
+
+    return distributed_step
+
+
+def make_eval_step(model, jit_compile):
+    """A compiled ``(inputs, targets, mask) -> (loss, bit_errors)`` with no update."""
+
+    def evaluate(inputs, targets, mask):
+        logits = model(inputs, training=False)
+        return masked_sigmoid_cross_entropy(targets, logits, mask), bit_errors_per_sequence(targets, logits, mask)
+
+    return tf.function(evaluate, jit_compile=jit_compile)
+
+
+def _check_weights_finite(model, step, manager):
+    """Refuse to checkpoint weights that an update has turned into NaN or infinity."""
+    if not all(np.all(np.isfinite(keras.ops.convert_to_numpy(w))) for w in model.weights):
+        latest = manager.latest_checkpoint or "none (no checkpoint was written yet)"
+        raise NonFiniteLossError(f"the weights became non-finite at step {step}; stopping. Last good checkpoint: {latest}")
+
+
+def _format_duration(seconds):
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def train(
+    config,
+    run_dir,
+    steps=None,
+    eval_every=500,
+    checkpoint_every=1000,
+    summary_every=10,
+    eval_size=64,
+    jit_compile=True,
+    strategy="default",
+    virtual_cpus=0,
+    printer=print,
+):
+    """Train (or resume training of) the run in ``run_dir`` up to ``steps`` steps.
+
+    Args:
+        config: an :class:`~experiments.configs.ExperimentConfig`.
+        run_dir: the run directory (see :func:`run_directory`).
+        steps: total number of steps, counting steps done before a resume; default ``config.steps``.
+        eval_every: steps between evaluations on a fixed held-out batch (and progress lines).
+        checkpoint_every: steps between checkpoints.
+        summary_every: steps between TensorBoard training scalars (means over those steps).
+        eval_size: sequences in the held-out batch.
+        jit_compile: compile the steps with XLA.
+        strategy: ``"default"`` or ``"mirrored"``.
+        virtual_cpus: split the CPU into this many logical devices first (0: do not).
+        printer: where progress lines go.
+
+    Returns:
+        a :class:`TrainingResult`.
+
+    Raises:
+        ConfigMismatchError: ``run_dir`` holds another configuration.
+        NonFiniteLossError: the loss became NaN or infinite (the last good checkpoint is kept).
+    """
+    steps = config.steps if steps is None else steps
+    run_dir = Path(run_dir)
+    prepare_run_directory(run_dir, config)
+    distribution = get_strategy(strategy, virtual_cpus)
+    keras.utils.set_random_seed(config.seed)
+
+    task = tasks.get_task(config.task, **config.task_kwargs)
+    curriculum = Curriculum(config.curriculum, task.ranges)
+    pad_to = task.max_time()  # fixed shapes: one XLA compilation for the whole run
+
+    with distribution.scope():
+        model = build_model(config.model, task.input_size, task.output_size, **config.model_kwargs)
+        optimizer = make_optimizer(config)
+        optimizer.build(model.trainable_variables)
+        step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        level = tf.Variable(0, dtype=tf.int64, trainable=False, name="curriculum_level")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_counter, curriculum_level=level)
+    manager = tf.train.CheckpointManager(checkpoint, str(run_dir / "checkpoints"), max_to_keep=3)
+    resumed_from = 0
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        resumed_from = int(step_counter.numpy())
+        printer(f"Resumed from {manager.latest_checkpoint} at step {resumed_from}.")
+
+    train_step = make_train_step(model, optimizer, distribution, jit_compile)
+    eval_step = make_eval_step(model, jit_compile)
+    eval_batch = task.sample(eval_size, tasks.batch_rng(config.seed, EVAL_STREAM), pad_to=pad_to)
+    writer = tf.summary.create_file_writer(str(run_dir))
+
+    def batches(start, current_level):
+        dataset = task.dataset(
+            config.batch_size, config.seed, pad_to=pad_to, skip_batches=start, **curriculum.ranges(current_level)
+        )
+        if distribution.num_replicas_in_sync > 1:
+            dataset = distribution.experimental_distribute_dataset(dataset)
+        return iter(dataset)
+
+    step = resumed_from
+    current_level = int(level.numpy())
+    stream = batches(step, current_level)
+    totals = {"loss": 0.0, "errors": 0.0, "norm": 0.0, "count": 0}
+    window_errors, window_count = 0.0, 0
+    eval_errors = float("nan")
+    started, window_start, window_steps = time.perf_counter(), time.perf_counter(), 0
+    printer(
+        f"Training {config.model} on {config.task} (seed {config.seed}) in {run_dir}: "
+        f"{model.count_params():,} parameters, batch {config.batch_size}, steps {step} -> {steps}"
+    )
+
+    while step < steps:
+        inputs, targets, mask = next(stream)
+        loss, errors, norm = (float(v) for v in train_step(inputs, targets, mask))
+        if not math.isfinite(loss):
+            latest = manager.latest_checkpoint or "none (no checkpoint was written yet)"
+            raise NonFiniteLossError(
+                f"the training loss became {loss} at step {step + 1}; stopping. Last good checkpoint: {latest}"
+            )
+        step += 1
+        step_counter.assign(step)
+        window_steps += 1
+        totals["loss"] += loss
+        totals["errors"] += errors
+        totals["norm"] += norm
+        totals["count"] += 1
+        window_errors += errors
+        window_count += 1
+
+        if step % summary_every == 0 or step == steps:
+            elapsed = time.perf_counter() - window_start
+            speed = window_steps * config.batch_size / max(elapsed, 1e-9)
+            with writer.as_default(step=step):
+                tf.summary.scalar("loss/train", totals["loss"] / totals["count"])
+                tf.summary.scalar("bit_errors/train", totals["errors"] / totals["count"])
+                tf.summary.scalar("grad_norm", totals["norm"] / totals["count"])
+                tf.summary.scalar("learning_rate", float(optimizer.learning_rate.numpy()))
+                tf.summary.scalar("sequences_seen", step * config.batch_size)
+                tf.summary.scalar("sequences_per_second", speed)
+                tf.summary.scalar("curriculum_level", current_level)
+            totals = {"loss": 0.0, "errors": 0.0, "norm": 0.0, "count": 0}
+            window_start, window_steps = time.perf_counter(), 0
+
+        if step % eval_every == 0 or step == steps:
+            eval_loss, eval_errors = (float(v) for v in eval_step(*eval_batch))
+            with writer.as_default(step=step):
+                tf.summary.scalar("loss/eval", eval_loss)
+                tf.summary.scalar("bit_errors/eval", eval_errors)
+            writer.flush()
+            seconds = time.perf_counter() - started
+            rate = (step - resumed_from) * config.batch_size / max(seconds, 1e-9)
+            remaining = (steps - step) * config.batch_size / rate if rate > 0 else float("inf")
+            printer(
+                f"step {step:>6}/{steps}  loss {loss:8.4f}  bit errors/seq train {errors:7.3f}  "
+                f"eval {eval_errors:7.3f}  {rate:6.0f} seq/s  elapsed {_format_duration(seconds)}  "
+                f"eta {_format_duration(remaining)}"
+                + (f"  curriculum {current_level}/{curriculum.final_level}" if curriculum.final_level else "")
+            )
+            new_level = curriculum.next_level(current_level, window_errors / max(window_count, 1))
+            window_errors, window_count = 0.0, 0
+            if new_level != current_level:
+                current_level = new_level
+                level.assign(current_level)
+                stream = batches(step, current_level)
+                printer(f"curriculum: level {current_level}/{curriculum.final_level}, {curriculum.ranges(current_level)}")
+
+        if step % checkpoint_every == 0 or step == steps:
+            _check_weights_finite(model, step, manager)
+            manager.save(checkpoint_number=step)
+
+    writer.flush()
+    if math.isnan(eval_errors):
+        _, eval_errors = (float(v) for v in eval_step(*eval_batch))
+    model_path = run_dir / "model.keras"
+    model.save(model_path)
+    printer(f"Saved {model_path} (held-out bit errors per sequence {eval_errors:.3f}).")
+    return TrainingResult(run_dir, step, resumed_from, eval_errors, model_path)
+
+
+def silence_tensorflow_logs():
+    """Hide TensorFlow's C++ start-up chatter (call before importing TensorFlow)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,84 @@
+"""Train an NTM, LSTM or DNC on one of the paper's tasks.
+
+    python scripts/train.py --task=associative_recall
+    python scripts/train.py --task=copy --model=lstm --seed=1
+    tensorboard --logdir logs
+
+Each run writes ``<logdir>/<task>/<model>/seed<k>/`` (TensorBoard events, checkpoints, ``model.keras``).
+Running the same command again resumes from the newest checkpoint.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+
+from absl import app, flags, logging
+
+from experiments import configs  # light: TensorFlow is imported after the flags are parsed
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("task", "copy", configs.TASK_NAMES, "Task to train on.")
+flags.DEFINE_enum("model", "ntm", configs.MODELS, "Model to train.")
+flags.DEFINE_integer("seed", 0, "Seed of the weights and the data stream.", lower_bound=0)
+flags.DEFINE_integer("steps", None, "Total training steps (default: the paper's, 31,250).", lower_bound=1)
+flags.DEFINE_integer("batch_size", None, "Sequences per step (default 32).", lower_bound=1)
+flags.DEFINE_float("learning_rate", None, "Adam learning rate (default 1e-3; 3e-5 for ngrams and priority_sort).",
+                   lower_bound=0.0)
+flags.DEFINE_float("clip_norm", None, "Global gradient-norm clip (default 50).", lower_bound=0.0)
+flags.DEFINE_enum("memory_init", None, ["learned", "constant", "random"], "Initial memory of the NTM and DNC.")
+flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM or DNC (default: 128 NTM, 16 DNC).",
+                     lower_bound=1)
+flags.DEFINE_enum("curriculum", None, configs.CURRICULA, "Length curriculum (default none).")
+flags.DEFINE_string("logdir", "logs", "Root of the run directories.")
+flags.DEFINE_integer("eval_every", 500, "Steps between held-out evaluations and progress lines.", lower_bound=1)
+flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.", lower_bound=1)
+flags.DEFINE_integer("eval_size", 64, "Sequences in the held-out evaluation batch.", lower_bound=1)
+flags.DEFINE_bool("jit_compile", True, "Compile training steps with XLA (much faster on CPU).")
+flags.DEFINE_enum("strategy", "default", configs.STRATEGIES, "tf.distribute strategy.")
+flags.DEFINE_integer("virtual_cpus", 0, "Split the CPU into this many logical devices (to try --strategy=mirrored "
+                     "without GPUs).", lower_bound=0)
+
+
+def config_from_flags():
+    """The paper configuration for --task/--model with the flags that were given applied on top."""
+    config = configs.default_config(FLAGS.task, FLAGS.model)
+    for name in ("steps", "batch_size", "learning_rate", "clip_norm", "curriculum"):
+        if FLAGS[name].value is not None:
+            setattr(config, name, FLAGS[name].value)
+    config.seed = FLAGS.seed
+    for name in ("memory_init", "memory_size"):
+        if FLAGS[name].value is not None:
+            if FLAGS.model == "lstm":
+                raise app.UsageError(f"--{name} applies to --model=ntm or dnc, not lstm")
+            config.model_kwargs[name] = FLAGS[name].value
+    return config
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from experiments import training
+
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's checkpoint saver logs every save at INFO
+    config = config_from_flags()
+    run_dir = training.run_directory(FLAGS.logdir, config.task, config.model, config.seed)
+    try:
+        training.train(
+            config,
+            run_dir,
+            eval_every=FLAGS.eval_every,
+            checkpoint_every=FLAGS.checkpoint_every,
+            eval_size=FLAGS.eval_size,
+            jit_compile=FLAGS.jit_compile,
+            strategy=FLAGS.strategy,
+            virtual_cpus=FLAGS.virtual_cpus,
+        )
+    except (training.ConfigMismatchError, training.NonFiniteLossError) as error:
+        print(f"train.py: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

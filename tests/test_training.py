@@ -1,0 +1,198 @@
+"""The training loop and scripts/train.py: scalars, checkpoints, resume, refusal, NaN, flags."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tasks
+from experiments import configs, training
+from experiments.curriculum import Curriculum
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_PY = ROOT / "scripts" / "train.py"
+
+
+def tiny_config(model="ntm", **overrides):
+    model_kwargs = {
+        "ntm": dict(controller_units=16, memory_size=8, memory_width=5),
+        "dnc": dict(controller_units=16, memory_size=8, memory_width=5, read_heads=2),
+        "lstm": dict(units=8, layers=2),
+    }[model]
+    fields = dict(
+        task="copy",
+        model=model,
+        task_kwargs=dict(bits=3, min_length=1, max_length=3),
+        model_kwargs=model_kwargs,
+        batch_size=8,
+        steps=6,
+    )
+    fields.update(overrides)
+    return configs.ExperimentConfig(**fields)
+
+
+def quiet(*_):
+    pass
+
+
+def train(config, run_dir, **kwargs):
+    """``training.train`` without XLA (compiling takes longer than these tiny runs) and without output."""
+    kwargs.setdefault("printer", quiet)
+    return training.train(config, run_dir, jit_compile=False, **kwargs)
+
+
+def scalar_events(run_dir):
+    """{tag: [(step, value), ...]} from a run directory's event files."""
+    scalars = {}
+    for path in sorted(Path(run_dir).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+                scalars.setdefault(value.tag, []).append((event.step, number))
+    return scalars
+
+
+def test_run_directory_layout():
+    assert training.run_directory("logs", "copy", "ntm", 3) == Path("logs/copy/ntm/seed3")
+
+
+def test_train_writes_every_scalar_checkpoints_and_a_keras_model(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train(tiny_config(), run_dir, eval_every=3, checkpoint_every=3, summary_every=2)
+    assert result.step == 6 and result.resumed_from == 0
+    scalars = scalar_events(run_dir)
+    assert set(training.SCALARS) <= set(scalars), set(training.SCALARS) - set(scalars)
+    assert [step for step, _ in scalars["bit_errors/eval"]] == [3, 6]
+    assert scalars["sequences_seen"][-1] == (6, 6 * 8)
+    assert all(np.isfinite(v) for values in scalars.values() for _, v in values)
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("ckpt-*.index")) == ["ckpt-3.index", "ckpt-6.index"]
+    model = keras.models.load_model(result.model_path)
+    x, _, _ = tasks.get_task("copy", bits=3, max_length=3).sample(2, np.random.default_rng(0))
+    assert model.predict(x, verbose=0).shape == (2, x.shape[1], 3)
+
+
+def test_resumed_run_continues_the_step_counter_and_the_data_stream(tmp_path):
+    config = tiny_config(steps=8)
+    straight = train(config, tmp_path / "straight", eval_every=4, checkpoint_every=4)
+    lines = []
+    train(config, tmp_path / "split", steps=4, eval_every=4, checkpoint_every=4)
+    resumed = train(config, tmp_path / "split", eval_every=4, checkpoint_every=4, printer=lines.append)
+    assert resumed.resumed_from == 4 and resumed.step == 8
+    assert any(line.startswith("Resumed from") and "step 4" in line for line in lines)
+    steps = [step for step, _ in scalar_events(tmp_path / "split")["bit_errors/eval"]]
+    assert steps == [4, 8]
+    # Same seed, same batches in the same order, optimizer state restored: the same weights as one straight run.
+    a = keras.models.load_model(straight.model_path).get_weights()
+    b = keras.models.load_model(resumed.model_path).get_weights()
+    for wa, wb in zip(a, b):
+        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
+
+
+def test_checkpoint_of_another_configuration_is_refused(tmp_path):
+    train(tiny_config(steps=2), tmp_path, eval_every=2, checkpoint_every=2)
+    before = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    with pytest.raises(training.ConfigMismatchError, match="batch_size: saved 8, now 4"):
+        train(tiny_config(steps=4, batch_size=4), tmp_path)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == before
+
+
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    config = tiny_config(steps=2)
+    train(config, tmp_path, eval_every=2, checkpoint_every=2)
+    make_train_step = training.make_train_step
+
+    def poisoned(*args, **kwargs):  # a NaN in the data: NaN loss, NaN gradients, NaN weights
+        step = make_train_step(*args, **kwargs)
+        return lambda inputs, targets, mask: step(inputs * float("nan"), targets, mask)
+
+    monkeypatch.setattr(training, "make_train_step", poisoned)
+    with pytest.raises(training.NonFiniteLossError, match="ckpt-2"):
+        train(config, tmp_path, steps=6, eval_every=100, checkpoint_every=1)
+    manager_dir = tmp_path / "checkpoints"
+    assert tf.train.latest_checkpoint(str(manager_dir)).endswith("ckpt-2")
+    reader = tf.train.load_checkpoint(str(manager_dir / "ckpt-2"))
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            assert np.all(np.isfinite(value)), name
+
+
+@pytest.mark.parametrize("model", ["lstm", "dnc"])
+def test_baselines_train_through_the_same_loop(tmp_path, model):
+    result = train(tiny_config(model, steps=2), tmp_path, eval_every=2)
+    assert result.step == 2 and np.isfinite(result.eval_bit_errors)
+
+
+def test_adaptive_curriculum_grows_ranges_to_the_training_maximum():
+    curriculum = Curriculum("adaptive", {"min_length": 1, "max_length": 20}, levels=4)
+    assert [curriculum.ranges(level)["max_length"] for level in range(5)] == [1, 6, 11, 16, 20]
+    assert curriculum.next_level(0, 0.5) == 1
+    assert curriculum.next_level(0, 3.0) == 0
+    assert curriculum.next_level(4, 0.0) == 4
+    fixed = Curriculum("adaptive", {"order": 6, "length": 200})
+    assert fixed.final_level == 0 and fixed.ranges(3) == {"order": 6, "length": 200}
+    assert Curriculum("none", {"min_items": 2, "max_items": 6}).ranges(0)["max_items"] == 6
+    with pytest.raises(ValueError, match="curriculum"):
+        Curriculum("growing", {})
+
+
+def test_adaptive_curriculum_moves_up_when_errors_are_low(tmp_path):
+    lines = []
+    config = tiny_config(steps=4, curriculum="adaptive")
+    curriculum = Curriculum("adaptive", {"min_length": 1, "max_length": 3})
+    # With max_length 1 a 3-bit answer has at most 3 wrong bits; use a threshold that any model passes.
+    curriculum_advance = Curriculum.next_level
+    try:
+        Curriculum.next_level = lambda self, level, errors: curriculum_advance(self, level, errors - 100)
+        train(config, tmp_path, eval_every=1, printer=lines.append)
+    finally:
+        Curriculum.next_level = curriculum_advance
+    assert any(line.startswith("curriculum: level 1/") for line in lines)
+    assert curriculum.ranges(0)["max_length"] == 1
+
+
+def run_train_py(*flags, timeout=600):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(
+        [sys.executable, str(TRAIN_PY), *flags], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+    )
+
+
+def test_train_py_command_line_end_to_end(tmp_path):
+    result = run_train_py(
+        "--task=associative_recall", "--steps=2", "--eval_every=1", f"--logdir={tmp_path}", "--memory_size=16"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "step      2/2" in result.stdout and "seq/s" in result.stdout
+    run_dir = tmp_path / "associative_recall" / "ntm" / "seed0"
+    assert (run_dir / "model.keras").exists() and (run_dir / "config.json").exists()
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--task=sorting", "--task=sorting: value should be one of"),
+        ("--steps=-5", "--steps=-5"),
+        ("--batch_size=0", "--batch_size=0"),
+        ("--model=gru", "--model=gru"),
+    ],
+)
+def test_bad_flags_end_with_one_clear_line(flag, message):
+    result = run_train_py(flag, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
+    result = run_train_py(
+        "--task=copy", "--strategy=mirrored", "--virtual_cpus=2", "--steps=2", "--eval_every=1",
+        "--batch_size=8", "--memory_size=16", "--nojit_compile", f"--logdir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "copy" / "ntm" / "seed0" / "model.keras").exists()
