@@ -5,7 +5,8 @@
 """
 
 from ntm_cell import addressing
+from ntm_cell.dnc import DNCCell
 from ntm_cell.ntm import NTMCell
 
-__all__ = ["NTMCell", "addressing"]
+__all__ = ["DNCCell", "NTMCell", "addressing"]
 __version__ = "0.1.0"

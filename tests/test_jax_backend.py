@@ -29,3 +29,32 @@ def test_core_cell_tests_pass_under_jax():
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert "passed" in result.stdout and " failed" not in result.stdout
+
+
+DNC_UNDER_JAX = """
+import keras, numpy as np
+from keras import ops
+from ntm_cell import DNCCell
+assert keras.backend.backend() == "jax"
+x = np.random.default_rng(0).random((3, 6, 4)).astype("float32")
+inputs = keras.Input((None, 4))
+masked = keras.layers.Masking(0.0)(inputs)
+model = keras.Model(inputs, keras.layers.RNN(DNCCell(16, 8, 5, read_heads=2, output_units=3),
+                                             return_sequences=True)(masked))
+model.compile(optimizer="adam", loss="mse", jit_compile=True)
+before = model.predict(x, verbose=0)
+history = model.fit(x, np.zeros((3, 6, 3), "float32"), epochs=3, verbose=0)
+assert np.all(np.isfinite(history.history["loss"])), history.history
+model.save("{path}")
+loaded = keras.models.load_model("{path}")
+np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+print("DNC OK")
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_dnc_trains_and_round_trips_under_jax(tmp_path):
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    script = DNC_UNDER_JAX.format(path=tmp_path / "dnc.keras")
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and "DNC OK" in result.stdout, result.stderr[-4000:]

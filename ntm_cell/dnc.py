@@ -1,0 +1,419 @@
+"""``DNCCell``: the Differentiable Neural Computer (Graves et al. 2016) as a Keras 3 RNN cell."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from ntm_cell import addressing, dnc_addressing
+from ntm_cell.initial_state import (
+    MEMORY_INITS,
+    add_memory_weight,
+    check_choice,
+    check_clip_value,
+    check_int,
+    check_step_input_shape,
+    initial_memory,
+    tile_batch,
+)
+from ntm_cell.ntm import CONTROLLERS, clip
+
+
+def oneplus(x):
+    """``1 + softplus(x)``: the paper's activation for key strengths, values in ``[1, inf)``."""
+    return 1.0 + ops.softplus(x)
+
+
+@keras.saving.register_keras_serializable(package="ntm_cell")
+class DNCCell(keras.layers.Layer):
+    """A Differentiable Neural Computer step, for use inside ``keras.layers.RNN``.
+
+    Graves et al. (2016), "Hybrid computing using a neural network with dynamic external
+    memory", Methods. One step, with ``R`` read heads, ``W`` write heads, ``N x M``
+    memory:
+
+    1. The controller (an LSTM or a feed-forward layer) reads ``[x_t ; r_{t-1}]``: the
+       step's input and the ``R`` read vectors of the previous step.
+    2. One linear layer maps the controller output ``h_t`` to the interface vector,
+       clipped to ``+-clip_value``. Per read head: a key (``M``, unconstrained, as in the
+       paper), a strength (oneplus), a free gate (sigmoid) and ``2 W + 1`` read modes
+       (softmax; backward, content, forward for one write head). Per write head: a key
+       (``M``, unconstrained), a strength (oneplus), an erase vector (sigmoid, ``M``), a
+       write vector (``M``, unconstrained), an allocation gate and a write gate
+       (sigmoid). With ``R = 4, W = 1, M = 16`` that is the paper's
+       ``W R + 3 W + 5 R + 3 = 135`` values.
+    3. The free gates release the locations read at ``t - 1`` and the usage is updated
+       with the write weightings of ``t - 1`` (:func:`~ntm_cell.dnc_addressing.update_usage`).
+    4. Each write head mixes content lookup in ``M_{t-1}`` and allocation of the least
+       used locations (allocation gate), scaled by its write gate; several write heads
+       allocate one after another, each avoiding what the earlier ones took.
+    5. The write heads erase and add, one after another in head order
+       (:func:`ntm_cell.addressing.write`, shared with the NTM), giving ``M_t``. With one
+       write head this is the paper's write; with several, a later head's erase also
+       acts on what an earlier head added in the same step (DeepMind's code instead
+       applies all erasures before all additions). Then the precedence weightings and
+       temporal link matrices (one per write head) are updated.
+    6. **Reads happen after writes**, as in the paper: each read head mixes content
+       lookup in ``M_t`` with the forward and backward weightings obtained by following
+       the link matrices from its previous read weighting, and reads ``r_t`` from ``M_t``.
+    7. The output is ``[h_t ; r_t]`` (``controller_units + R * M`` values), or, with
+       ``output_units``, a linear projection of it clipped to ``+-clip_value``.
+
+    Initial state: previous output and controller state zeros; the initial read vectors are
+    ``tanh(learned)`` (a trainable weight); usage, link matrices, precedence and all
+    read and write weightings start at zero (nothing read, written or allocated yet);
+    the initial memory follows ``memory_init`` (see :mod:`ntm_cell.initial_state`):
+    ``"learned"`` (trainable), ``"constant"`` (1e-6, frozen) or ``"random"`` (drawn
+    once, frozen).
+
+    State layout: a flat list of rank-2 tensors (flat so that ``return_state=True``
+    works in functional models):
+
+    ============  ==============================  ===========================================
+    index         shape                           meaning
+    ============  ==============================  ===========================================
+    0             ``[B, output_size]``            the previous step's output
+    (LSTM only)   ``[B, controller_units]`` x 2   controller ``h`` and ``c``
+    next          ``[B, N * M]``                  memory, row-major
+    next          ``[B, N]``                      usage
+    next          ``[B, W * N * N]``              link matrices, ``L[w, i, j]`` row-major
+    next          ``[B, W * N]``                  precedence weightings
+    next          ``[B, R * N]``                  read weightings of the last step
+    next          ``[B, W * N]``                  write weightings of the last step
+    last          ``[B, R * M]``                  read vectors of the last step
+    ============  ==============================  ===========================================
+
+    The previous output comes first because Keras' JAX and torch backends, on a masked
+    step, repeat ``states[0]`` as that step's output (as in :class:`~ntm_cell.NTMCell`).
+
+    Use :meth:`unpack_state` to get them back as shaped tensors and :meth:`trace` to
+    record what every head did at every time step.
+
+    Example:
+
+    ```python
+    cell = DNCCell(controller_units=64, memory_size=16, memory_width=16, read_heads=4,
+                   output_units=8)
+    model = keras.Sequential([keras.Input((None, 9)), keras.layers.RNN(cell, return_sequences=True)])
+    ```
+
+    Args:
+        controller_units: width of the controller.
+        memory_size: number of memory rows ``N``.
+        memory_width: width of a memory row ``M``.
+        read_heads: number of read heads ``R`` (>= 1).
+        write_heads: number of write heads ``W`` (>= 1).
+        controller: ``"lstm"`` or ``"dense"`` (feed-forward, tanh).
+        memory_init: ``"learned"``, ``"constant"`` or ``"random"``.
+        clip_value: interface and output values are clipped to this (``None``: no clip).
+        output_units: ``None`` or the width of a clipped linear output layer.
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+
+    Call arguments:
+        inputs: ``[B, input_size]`` one time step.
+        states: the list described above.
+
+    Returns:
+        ``(output, new_states)`` with ``output`` ``[B, output_size]``.
+    """
+
+    def __init__(
+        self,
+        controller_units=64,
+        memory_size=16,
+        memory_width=16,
+        read_heads=4,
+        write_heads=1,
+        controller="lstm",
+        memory_init="learned",
+        clip_value=20.0,
+        output_units=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_int("controller_units", controller_units, 1)
+        check_int("memory_size", memory_size, 1)
+        check_int("memory_width", memory_width, 1)
+        check_int("read_heads", read_heads, 1)
+        check_int("write_heads", write_heads, 1)
+        check_choice("controller", controller, CONTROLLERS)
+        check_choice("memory_init", memory_init, MEMORY_INITS)
+        check_clip_value(clip_value)
+        if output_units is not None:
+            check_int("output_units", output_units, 1)
+        self.controller_units = controller_units
+        self.memory_size = memory_size
+        self.memory_width = memory_width
+        self.read_heads = read_heads
+        self.write_heads = write_heads
+        self.controller = controller
+        self.memory_init = memory_init
+        self.clip_value = None if clip_value is None else float(clip_value)
+        self.output_units = output_units
+
+        # Per read head: key (M), strength, free gate, read modes (2W + 1).
+        self._read_params = memory_width + 2 + self.num_read_modes
+        # Per write head: key (M), strength, erase (M), write vector (M), two gates.
+        self._write_params = 3 * memory_width + 3
+        self._interface_size = read_heads * self._read_params + write_heads * self._write_params
+
+        if controller == "lstm":
+            self.controller_layer = keras.layers.LSTMCell(
+                controller_units, unit_forget_bias=True, name="controller"
+            )
+        else:
+            self.controller_layer = keras.layers.Dense(
+                controller_units, activation="tanh", name="controller"
+            )
+        self.interface_layer = keras.layers.Dense(self._interface_size, name="interface")
+        self.output_layer = (
+            keras.layers.Dense(output_units, name="output_projection")
+            if output_units is not None
+            else None
+        )
+
+        n, m, r, w = memory_size, memory_width, read_heads, write_heads
+        self.output_size = output_units if output_units is not None else controller_units + r * m
+        controller_state = [controller_units, controller_units] if controller == "lstm" else []
+        self.state_size = (
+            [self.output_size] + controller_state + [n * m, n, w * n * n, w * n, r * n, w * n, r * m]
+        )
+
+    @property
+    def num_read_modes(self):
+        """``2 * write_heads + 1``: a backward and a forward mode per write head, and content."""
+        return 2 * self.write_heads + 1
+
+    @property
+    def _num_controller_states(self):
+        return 2 if self.controller == "lstm" else 0
+
+    def build(self, input_shape):
+        input_size = check_step_input_shape(type(self).__name__, input_shape)
+        batch = input_shape[0]
+        reads_size = self.read_heads * self.memory_width
+        self.controller_layer.build((batch, input_size + reads_size))
+        self.interface_layer.build((batch, self.controller_units))
+        if self.output_layer is not None:
+            self.output_layer.build((batch, self.controller_units + reads_size))
+        self.initial_memory_weight = add_memory_weight(
+            self, self.memory_init, self.memory_size, self.memory_width
+        )
+        self.initial_read_weight = self.add_weight(
+            name="initial_read_vectors",
+            shape=(self.read_heads, self.memory_width),
+            initializer=keras.initializers.RandomNormal(stddev=0.5),
+        )
+        self.built = True
+
+    # ------------------------------------------------------------------ state
+    def get_initial_state(self, batch_size=None):
+        """The state a sequence starts from, tiled over ``batch_size``.
+
+        ``batch_size`` may be a Python int or a scalar tensor (dynamic batch).
+        """
+        dtype = self.compute_dtype
+        n, r, w = self.memory_size, self.read_heads, self.write_heads
+
+        def zeros(width):
+            return ops.zeros((batch_size, width), dtype=dtype)
+
+        memory = initial_memory(
+            self.initial_memory_weight, self.memory_size, self.memory_width, dtype
+        )
+        reads = ops.tanh(self.initial_read_weight)
+        controller_state = [zeros(self.controller_units) for _ in range(self._num_controller_states)]
+        return [zeros(self.output_size)] + controller_state + [
+            tile_batch(ops.cast(memory, dtype), batch_size),
+            zeros(n),  # usage
+            zeros(w * n * n),  # link matrices
+            zeros(w * n),  # precedence
+            zeros(r * n),  # read weightings
+            zeros(w * n),  # write weightings
+            tile_batch(ops.cast(reads, dtype), batch_size),
+        ]
+
+    def unpack_state(self, states):
+        """Split a flat state list into named, shaped tensors.
+
+        Returns:
+            dict with ``output`` ``[B, output_size]`` (the previous step's output),
+            ``controller`` (list of ``[B, controller_units]``), ``memory``
+            ``[B, N, M]``, ``usage`` ``[B, N]``, ``link`` ``[B, W, N, N]``,
+            ``precedence`` ``[B, W, N]``, ``read_weights`` ``[B, R, N]``,
+            ``write_weights`` ``[B, W, N]`` and ``read_vectors`` ``[B, R, M]``.
+        """
+        n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
+        k = 1 + self._num_controller_states
+        memory, usage, link, precedence, read_weights, write_weights, reads = states[k:]
+        return {
+            "output": states[0],
+            "controller": list(states[1:k]),
+            "memory": ops.reshape(memory, (-1, n, m)),
+            "usage": usage,
+            "link": ops.reshape(link, (-1, w, n, n)),
+            "precedence": ops.reshape(precedence, (-1, w, n)),
+            "read_weights": ops.reshape(read_weights, (-1, r, n)),
+            "write_weights": ops.reshape(write_weights, (-1, w, n)),
+            "read_vectors": ops.reshape(reads, (-1, r, m)),
+        }
+
+    # ------------------------------------------------------------------ step
+    def _run_controller(self, controller_input, controller_state, training):
+        if self.controller == "lstm":
+            h, new_state = self.controller_layer(
+                controller_input, controller_state, training=training
+            )
+            return h, list(new_state)
+        return self.controller_layer(controller_input), []
+
+    def _interface(self, h):
+        """Controller output ``[B, C]`` -> dict of activated interface values.
+
+        Read-head values are ``[B, R, ...]``, write-head values ``[B, W, ...]``; gates and
+        strengths keep a trailing axis of 1.
+        """
+        m = self.memory_width
+        interface = clip(self.interface_layer(h), self.clip_value)
+        split = self.read_heads * self._read_params
+        per_read = ops.reshape(interface[:, :split], (-1, self.read_heads, self._read_params))
+        per_write = ops.reshape(interface[:, split:], (-1, self.write_heads, self._write_params))
+        return {
+            "read_keys": per_read[:, :, :m],
+            "read_strengths": oneplus(per_read[:, :, m : m + 1]),
+            "free_gates": ops.sigmoid(per_read[:, :, m + 1 : m + 2]),
+            "read_modes": ops.softmax(per_read[:, :, m + 2 :], axis=-1),
+            "write_keys": per_write[:, :, :m],
+            "write_strengths": oneplus(per_write[:, :, m : m + 1]),
+            "erase": ops.sigmoid(per_write[:, :, m + 1 : 2 * m + 1]),
+            "write_vectors": per_write[:, :, 2 * m + 1 : 3 * m + 1],
+            "allocation_gates": ops.sigmoid(per_write[:, :, 3 * m + 1 : 3 * m + 2]),
+            "write_gates": ops.sigmoid(per_write[:, :, 3 * m + 2 :]),
+        }
+
+    def step(self, inputs, states, training=None):
+        """One step with every intermediate: ``(output, new_states, details)``.
+
+        ``details`` holds ``read_weights`` ``[B, R, N]``, ``write_weights`` ``[B, W, N]``,
+        ``usage`` ``[B, N]`` (``u_t``: the last step's writes counted, this step's free
+        gates applied, this step's writes not yet),
+        ``allocation`` ``[B, W, N]``, ``erase`` and ``write_vectors`` ``[B, W, M]``,
+        ``free_gates`` ``[B, R]``, ``allocation_gates`` and ``write_gates`` ``[B, W]``,
+        ``read_modes`` ``[B, R, 2 W + 1]``, ``read_vectors`` ``[B, R, M]`` and the memory
+        after this step's writes, ``memory`` ``[B, N, M]``.
+        """
+        state = self.unpack_state(states)
+        n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
+        previous_reads = ops.reshape(state["read_vectors"], (-1, r * m))
+        h, controller_state = self._run_controller(
+            ops.concatenate([inputs, previous_reads], axis=-1), state["controller"], training
+        )
+        interface = self._interface(h)
+
+        # Dynamic memory allocation, then writing.
+        retention = dnc_addressing.retention(interface["free_gates"], state["read_weights"])
+        usage = dnc_addressing.update_usage(state["usage"], state["write_weights"], retention)
+        allocation = dnc_addressing.write_allocation_weights(
+            usage, interface["allocation_gates"] * interface["write_gates"]
+        )
+        write_content = addressing.content_weights(
+            state["memory"], interface["write_keys"], interface["write_strengths"]
+        )
+        write_weights = dnc_addressing.mix_write_weights(
+            write_content, allocation, interface["allocation_gates"], interface["write_gates"]
+        )
+        memory = addressing.write(
+            state["memory"], write_weights, interface["erase"], interface["write_vectors"]
+        )
+
+        # Temporal links, then reading from the new memory.
+        link = dnc_addressing.update_link(state["link"], state["precedence"], write_weights)
+        precedence = dnc_addressing.update_precedence(state["precedence"], write_weights)
+        forward, backward = dnc_addressing.directional_weights(link, state["read_weights"])
+        read_content = addressing.content_weights(
+            memory, interface["read_keys"], interface["read_strengths"]
+        )
+        read_weights = dnc_addressing.mix_read_weights(
+            read_content, forward, backward, interface["read_modes"]
+        )
+        read_vectors = addressing.read(memory, read_weights)
+
+        flat_reads = ops.reshape(read_vectors, (-1, r * m))
+        output = ops.concatenate([h, flat_reads], axis=-1)
+        if self.output_layer is not None:
+            output = clip(self.output_layer(output), self.clip_value)
+        new_states = [output] + controller_state + [
+            ops.reshape(memory, (-1, n * m)),
+            usage,
+            ops.reshape(link, (-1, w * n * n)),
+            ops.reshape(precedence, (-1, w * n)),
+            ops.reshape(read_weights, (-1, r * n)),
+            ops.reshape(write_weights, (-1, w * n)),
+            flat_reads,
+        ]
+        details = {
+            "read_weights": read_weights,
+            "write_weights": write_weights,
+            "usage": usage,
+            "allocation": allocation,
+            "erase": interface["erase"],
+            "write_vectors": interface["write_vectors"],
+            "free_gates": interface["free_gates"][:, :, 0],
+            "allocation_gates": interface["allocation_gates"][:, :, 0],
+            "write_gates": interface["write_gates"][:, :, 0],
+            "read_modes": interface["read_modes"],
+            "read_vectors": read_vectors,
+            "memory": memory,
+        }
+        return output, new_states, details
+
+    def call(self, inputs, states, training=None):
+        output, new_states, _ = self.step(inputs, states, training=training)
+        return output, new_states
+
+    def trace(self, inputs, initial_state=None):
+        """Run the cell over whole sequences and record what every head did.
+
+        This reads the trained weights and changes nothing: use it on a trained model's
+        cell, e.g. ``model.get_layer("dnc").cell.trace(x)``. It runs eagerly, one step at
+        a time, so it is meant for inspection and plots, not for training.
+
+        Args:
+            inputs: ``[B, T, input_size]`` array or tensor (what the RNN layer receives).
+            initial_state: optional state list; default :meth:`get_initial_state`.
+
+        Returns:
+            dict of NumPy arrays with a time axis after the batch axis: ``outputs``
+            ``[B, T, output_size]`` and every entry of :meth:`step`'s ``details``, e.g.
+            ``read_weights`` ``[B, T, R, N]``, ``write_weights`` ``[B, T, W, N]``,
+            ``usage`` ``[B, T, N]``, ``read_modes`` ``[B, T, R, 2 W + 1]``.
+        """
+        inputs = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
+        if len(inputs.shape) != 3:
+            raise ValueError(
+                f"`inputs` of trace() must have shape [batch, time, features]; got {inputs.shape}"
+            )
+        if not self.built:
+            self.build((inputs.shape[0], inputs.shape[2]))
+        states = initial_state or self.get_initial_state(batch_size=inputs.shape[0])
+        records = {}
+        for t in range(inputs.shape[1]):
+            output, states, details = self.step(inputs[:, t], states)
+            details = dict(details, outputs=output)
+            for key, value in details.items():
+                records.setdefault(key, []).append(ops.convert_to_numpy(value))
+        return {key: np.stack(values, axis=1) for key, values in records.items()}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            controller_units=self.controller_units,
+            memory_size=self.memory_size,
+            memory_width=self.memory_width,
+            read_heads=self.read_heads,
+            write_heads=self.write_heads,
+            controller=self.controller,
+            memory_init=self.memory_init,
+            clip_value=self.clip_value,
+            output_units=self.output_units,
+        )
+        return config
