@@ -1,0 +1,119 @@
+"""Measure how a trained model generalises beyond its training ranges.
+
+    python scripts/evaluate.py --run_dir=logs/copy/ntm/seed0
+    python scripts/evaluate.py --model_path=model.keras --task=associative_recall --items=2,4,8,12
+
+Writes <output_dir>/<task>_<model>_generalization.csv and .png and prints a Markdown table: mean bit errors per
+sequence (± standard error) at every point of the sweep, from a fixed seed. Default sweeps: copy lengths 10..120;
+repeat copy repeats 10..20 at length 10 and lengths 10..20 at 10 repeats (the first value of --lengths and
+--repeats is the one held fixed); associative recall 2..15 items; N-grams (with the optimal estimator's cost
+beside the model's) and priority sort in their training configuration.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+
+from absl import app, flags
+
+from experiments import configs  # light: TensorFlow is imported after the flags are parsed
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_path", None, "A trained .keras model. Its task comes from a config.json beside it, "
+                    "or else from --task.")
+flags.DEFINE_string("run_dir", None, "A training run directory, <logdir>/<task>/<model>/seed<k>/ (its model.keras, "
+                    "or its newest checkpoint while training runs, and its config.json).")
+flags.mark_flags_as_mutual_exclusive(["model_path", "run_dir"], required=True)
+flags.DEFINE_enum("task", None, configs.TASK_NAMES, "Task of a --model_path that has no config.json beside it.")
+flags.DEFINE_string("task_kwargs", None, "With --task: JSON of task arguments over the paper's, e.g. "
+                    "'{\"bits\": 3}'.")
+flags.DEFINE_string("output_dir", "img", "Where the CSV file and the figure go.")
+flags.DEFINE_integer("sequences", 1000, "Sequences per point of the sweep.", lower_bound=1)
+flags.DEFINE_integer("batch_size", 100, "Sequences per model call.", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed of the evaluation data.", lower_bound=0)
+flags.DEFINE_list("lengths", None, "Sequence lengths (copy, repeat copy, N-grams), e.g. 10,20,40.")
+flags.DEFINE_list("repeats", None, "Repeat counts (repeat copy), e.g. 10,15,20.")
+flags.DEFINE_list("items", None, "Item counts (associative recall), e.g. 2,6,10.")
+
+
+def _positive_integers(values):
+    return values is None or all(v.strip().isdigit() and int(v) >= 1 for v in values)
+
+
+for _name in ("lengths", "repeats", "items"):
+    flags.register_validator(_name, _positive_integers, message=f"--{_name} must be a list of integers >= 1")
+
+
+def _json_object(text):
+    if text is None:
+        return True
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+flags.register_validator("task_kwargs", _json_object, message="--task_kwargs must be a JSON object")
+flags.register_multi_flags_validator(
+    ["task_kwargs", "task"], lambda f: f["task_kwargs"] is None or f["task"] is not None,
+    message="--task_kwargs needs --task")
+
+
+def _integers(values):
+    return None if values is None else [int(v) for v in values]
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    path = FLAGS.model_path or FLAGS.run_dir
+    if not os.path.exists(path):
+        raise app.UsageError(f"--{'model_path' if FLAGS.model_path else 'run_dir'}={path}: no such file or directory")
+
+    from experiments import evaluation, plotting
+
+    try:
+        run = evaluation.load_run(path, task=FLAGS.task,
+                                  task_kwargs=json.loads(FLAGS.task_kwargs) if FLAGS.task_kwargs else None)
+    except FileNotFoundError as error:
+        raise app.UsageError(str(error))
+    except (ValueError, TypeError) as error:
+        raise app.UsageError(f"{path}: {error}")
+    accepted = evaluation.CHOOSABLE[run.task.name]
+    for name, variable in (("lengths", "length"), ("repeats", "repeats"), ("items", "items")):
+        if FLAGS[name].value is not None and variable not in accepted:
+            takes = ", ".join("--" + ("lengths" if a == "length" else a) for a in accepted) or "no sweep flags"
+            raise app.UsageError(f"--{name} does not apply to the {run.task.name} task (it takes {takes})")
+    try:
+        points = evaluation.sweep_points(run.task, lengths=_integers(FLAGS.lengths),
+                                         repeats=_integers(FLAGS.repeats), items=_integers(FLAGS.items))
+        for point in points:  # reject impossible points (e.g. more items than there are distinct ones) first
+            run.task.max_time(**evaluation.expand_point(run.task, point))
+    except (ValueError, TypeError) as error:
+        raise app.UsageError(f"bad sweep for {run.task!r}: {error}")
+
+    task_name = run.task.name
+    print(f"Evaluating {run.source} ({run.model_name}) on {task_name}: {len(points)} points x {FLAGS.sequences} "
+          f"sequences, seed {FLAGS.seed}", file=sys.stderr)
+
+    def progress(row, seconds):
+        where = ", ".join(f"{k}={v}" for k, v in row.items() if k not in evaluation.METRIC_COLUMNS)
+        print(f"  {where}: {row['bit_errors']:.3f} bit errors per sequence ({seconds:.1f} s)", file=sys.stderr)
+
+    rows = evaluation.generalization(run.model, run.task, points, sequences_per_point=FLAGS.sequences,
+                                     batch_size=FLAGS.batch_size, seed=FLAGS.seed, progress=progress)
+    stem = os.path.join(FLAGS.output_dir, f"{task_name}_{run.model_name}_generalization")
+    evaluation.write_csv(rows, stem + ".csv")
+    seed = f", seed {run.config.seed}" if run.config else ""
+    title = (f"{task_name.replace('_', ' ')}: {plotting.model_label(run.model_name)}{seed}, generalisation\n"
+             f"{FLAGS.sequences} sequences per point, mean ± standard error")
+    plotting.plot_generalization(rows, title=title, training=evaluation.training_ranges(run.task), path=stem + ".png")
+    print(evaluation.markdown_table(rows))
+    print(f"\nWrote {stem}.csv and {stem}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,63 @@
+"""Learning curves of every model trained on one task, read from the runs' TensorBoard event files.
+
+    python scripts/plot_curves.py --logdir=logs --task=copy
+
+Reads <logdir>/<task>/<model>/seed<k>/events.out.tfevents.* and writes <output_dir>/<task>_learning_curves.png:
+bit errors per sequence on the held-out batch against training sequences seen, one colour per model, the median
+over seeds as a line and the min-max spread over seeds shaded. --metric draws another scalar instead (the file
+name then ends in _<metric>).
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+
+from absl import app, flags, logging
+
+from experiments import configs  # light: TensorFlow is imported after the flags are parsed
+
+METRICS = {
+    "bit_errors/eval": "bit errors per sequence (held-out batch)",
+    "bit_errors/train": "bit errors per sequence (training batches)",
+    "loss/eval": "loss, nats per sequence (held-out batch)",
+    "loss/train": "loss, nats per sequence (training batches)",
+}
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("logdir", "logs", "Root of the run directories (as given to train.py).")
+flags.DEFINE_enum("task", "copy", configs.TASK_NAMES, "Task whose runs to draw.")
+flags.DEFINE_string("output_dir", "img", "Where the figure goes.")
+flags.DEFINE_enum("metric", "bit_errors/eval", list(METRICS), "Scalar to draw.")
+flags.DEFINE_enum("yscale", "auto", ["auto", "linear", "log"], "y axis: log (symmetric-log where values reach 0), "
+                  "linear, or auto (log when the values span more than 1.5 decades).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    task_dir = os.path.join(FLAGS.logdir, FLAGS.task)
+    if not os.path.isdir(task_dir):
+        raise app.UsageError(f"no runs found: {task_dir} does not exist (train with scripts/train.py "
+                             f"--task={FLAGS.task} --logdir={FLAGS.logdir})")
+
+    from experiments import plotting
+
+    logging.set_verbosity(logging.ERROR)  # tf.compat.v1.train.summary_iterator logs a deprecation warning
+    runs = plotting.load_learning_curves(FLAGS.logdir, FLAGS.task, tag=FLAGS.metric)
+    if not runs:
+        raise app.UsageError(f"no runs found: no {os.path.join(task_dir, '<model>', 'seed<k>')} directory has "
+                             f"event files with {FLAGS.metric!r} scalars")
+    suffix = "" if FLAGS.metric == "bit_errors/eval" else "_" + FLAGS.metric.replace("/", "_")
+    output = os.path.join(FLAGS.output_dir, f"{FLAGS.task}_learning_curves{suffix}.png")
+    title = f"{FLAGS.task.replace('_', ' ')}: learning curves"
+    plotting.plot_learning_curves(runs, title=title, ylabel=METRICS[FLAGS.metric], yscale=FLAGS.yscale, path=output)
+    for name, curves in runs.items():
+        finals = ", ".join(f"seed {c.seed}: {c.values[-1]:.3f} after {c.sequences[-1]:,.0f}" for c in curves)
+        print(f"{plotting.model_label(name)}: {finals}", file=sys.stderr)
+    print(f"Wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,145 @@
+"""Draw what an NTM's (or DNC's) memory heads do on one example.
+
+    python scripts/plot_heads.py --run_dir=logs/copy/ntm/seed0 --length=20
+    python scripts/plot_heads.py --run_dir=logs/repeat_copy/ntm/seed0 --length=5 --repeats=3 --memory_rows=all
+
+Writes <output_dir>/<task>_<model>_heads.png: input, target and output (channels x time), then every head's
+weighting as memory location x time, and every write head's add and erase vectors, all on one time axis. By
+default only the memory rows the heads used are drawn (--memory_rows). The LSTM baseline has no memory and is
+refused.
+"""
+
+import json
+import os
+import re
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+
+from absl import app, flags
+
+from experiments import configs  # light: TensorFlow is imported after the flags are parsed
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_path", None, "A trained .keras model. Its task comes from a config.json beside it, "
+                    "or else from --task.")
+flags.DEFINE_string("run_dir", None, "A training run directory, <logdir>/<task>/<model>/seed<k>/ (its model.keras, "
+                    "or its newest checkpoint while training runs, and its config.json).")
+flags.mark_flags_as_mutual_exclusive(["model_path", "run_dir"], required=True)
+flags.DEFINE_enum("task", None, configs.TASK_NAMES, "Task of a --model_path that has no config.json beside it.")
+flags.DEFINE_string("task_kwargs", None, "With --task: JSON of task arguments over the paper's, e.g. "
+                    "'{\"bits\": 3}'.")
+flags.DEFINE_string("output_dir", "img", "Where the figure goes.")
+flags.DEFINE_integer("length", None, "Sequence length of the example (copy, repeat copy, N-grams; default: the "
+                     "training maximum).", lower_bound=1)
+flags.DEFINE_integer("repeats", None, "Repeats of the example (repeat copy; default: the training maximum).",
+                     lower_bound=1)
+flags.DEFINE_integer("items", None, "Items of the example (associative recall; default: the training maximum).",
+                     lower_bound=2)
+flags.DEFINE_integer("seed", 0, "Seed of the example.", lower_bound=0)
+flags.DEFINE_string("memory_rows", "used", "Memory rows to draw: 'used' (the rows some head weighted at least "
+                    "--threshold, plus one on each side), 'all', or START:STOP.")
+flags.DEFINE_list("heads", None, "Numbers of the heads to draw, from 1 (e.g. 1,2: the first two read and the first "
+                  "two write heads); default all.")
+flags.register_validator("heads", lambda values: values is None or all(v.isdigit() and int(v) >= 1 for v in values),
+                         message="--heads must be a list of integers >= 1")
+flags.DEFINE_float("threshold", 0.05, "Weight above which --memory_rows=used counts a row as used.",
+                   lower_bound=0.0, upper_bound=1.0)
+
+_ROWS = re.compile(r"^(\d+):(\d+)$")
+
+
+def _valid_rows(text):
+    if text in ("used", "all"):
+        return True
+    match = _ROWS.match(text)
+    return bool(match) and int(match.group(1)) < int(match.group(2))
+
+
+flags.register_validator("memory_rows", _valid_rows,
+                         message="--memory_rows must be 'used', 'all' or START:STOP with START < STOP")
+
+
+def _json_object(text):
+    if text is None:
+        return True
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+flags.register_validator("task_kwargs", _json_object, message="--task_kwargs must be a JSON object")
+flags.register_multi_flags_validator(
+    ["task_kwargs", "task"], lambda f: f["task_kwargs"] is None or f["task"] is not None,
+    message="--task_kwargs needs --task")
+
+
+def _memory_rows():
+    match = _ROWS.match(FLAGS.memory_rows)
+    return (int(match.group(1)), int(match.group(2))) if match else FLAGS.memory_rows
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    path = FLAGS.model_path or FLAGS.run_dir
+    if not os.path.exists(path):
+        raise app.UsageError(f"--{'model_path' if FLAGS.model_path else 'run_dir'}={path}: no such file or directory")
+    config_path = os.path.join(path if os.path.isdir(path) else os.path.dirname(path), "config.json")
+    if os.path.exists(config_path):  # refuse an LSTM before loading TensorFlow
+        with open(config_path) as stream:
+            if json.load(stream).get("model") == "lstm":
+                raise app.UsageError(f"{path} is not an NTM or DNC: {config_path} says it is the LSTM baseline, "
+                                     "which has no memory, so there are no read or write heads to plot")
+
+    from experiments import evaluation, plotting
+
+    try:
+        run = evaluation.load_run(path, task=FLAGS.task,
+                                  task_kwargs=json.loads(FLAGS.task_kwargs) if FLAGS.task_kwargs else None)
+    except FileNotFoundError as error:
+        raise app.UsageError(str(error))
+    except (ValueError, TypeError) as error:
+        raise app.UsageError(f"{path}: {error}")
+    try:
+        evaluation.memory_cell(run.model)
+    except evaluation.NoMemoryError as error:
+        raise app.UsageError(f"{path} is not an NTM or DNC: {error}")
+    accepted = evaluation.CHOOSABLE[run.task.name]
+    for name in ("length", "repeats", "items"):
+        if FLAGS[name].value is not None and name not in accepted:
+            takes = ", ".join("--" + a for a in accepted) or "no example flags"
+            raise app.UsageError(f"--{name} does not apply to the {run.task.name} task (it takes {takes})")
+    try:
+        point = evaluation.example_point(run.task, FLAGS.length, FLAGS.repeats, FLAGS.items)
+        run.task.max_time(**evaluation.expand_point(run.task, point))
+    except (ValueError, TypeError) as error:
+        raise app.UsageError(f"bad example for {run.task!r}: {error}")
+
+    example = evaluation.trace_example(run.model, run.task, point, seed=FLAGS.seed)
+    input_names, output_names = evaluation.channel_names(run.task)
+    description = ", ".join(f"{k} {v}" for k, v in point.items()) or "training configuration"
+    errors = example.bit_errors
+    title = (f"{run.task.name.replace('_', ' ')}: {plotting.model_label(run.model_name)} on one example "
+             f"({description}, seed {FLAGS.seed}): {errors:g} bit errors")
+    output = os.path.join(FLAGS.output_dir, f"{run.task.name}_{run.model_name}_heads.png")
+    heads = None if FLAGS.heads is None else [int(h) for h in FLAGS.heads]
+    if "read_weights" in example.trace and "write_weights" in example.trace:
+        try:
+            plotting.select_rows(example.trace, _memory_rows(), FLAGS.threshold)
+        except ValueError as error:
+            raise app.UsageError(f"--memory_rows={FLAGS.memory_rows}: {error}")
+        try:
+            plotting.chosen_heads(heads, example.trace["read_weights"].shape[1],
+                                   example.trace["write_weights"].shape[1])
+        except ValueError as error:
+            raise app.UsageError(f"--heads={','.join(FLAGS.heads)}: {error}")
+    plotting.plot_heads(example.trace, example.inputs, example.targets, example.outputs, example.mask,
+                        memory_rows=_memory_rows(), title=title, input_names=input_names,
+                        output_names=output_names, threshold=FLAGS.threshold, heads=heads, path=output)
+    print(f"Wrote {output} ({description}; {errors:g} bit errors)")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,294 @@
+"""Evaluation and figures: experiments/evaluation.py, experiments/plotting.py and the scripts evaluate.py,
+plot_heads.py and plot_curves.py, run end to end on a tiny model trained for 2 steps."""
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tasks
+from experiments import configs, evaluation, plotting, training
+from experiments.models import build_model
+from tasks.metrics import bit_errors_per_sequence
+from tasks.ngrams import optimal_predictions
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "scripts"
+
+
+def tiny_config(model="ntm"):
+    model_kwargs = {
+        "ntm": dict(controller_units=16, memory_size=8, memory_width=5),
+        "lstm": dict(units=8, layers=1),
+    }[model]
+    return configs.ExperimentConfig(
+        task="copy", model=model, task_kwargs=dict(bits=3, min_length=1, max_length=3),
+        model_kwargs=model_kwargs, batch_size=8, steps=2,
+    )
+
+
+@pytest.fixture(scope="module")
+def ntm_run(tmp_path_factory):
+    """A run directory of a tiny NTM on 3-bit copy, trained for 2 steps."""
+    run_dir = tmp_path_factory.mktemp("logs") / "copy" / "ntm" / "seed0"
+    training.train(tiny_config(), run_dir, steps=2, jit_compile=False, printer=lambda *a: None)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def lstm_run(tmp_path_factory):
+    """A run directory of an (untrained) tiny LSTM: model.keras and config.json, as train.py leaves them."""
+    config = tiny_config("lstm")
+    run_dir = tmp_path_factory.mktemp("logs") / "copy" / "lstm" / "seed0"
+    run_dir.mkdir(parents=True)
+    build_model("lstm", 4, 3, **config.model_kwargs).save(run_dir / "model.keras")
+    (run_dir / "config.json").write_text(config.to_json())
+    return run_dir
+
+
+def run_script(name, *flags, timeout=300):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, str(SCRIPTS / name), *flags], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=ROOT)
+
+
+def last_line(text):
+    return text.strip().splitlines()[-1]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Fake models
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def perfect_copier(sign=1.0):
+    """A NumPy stand-in for a model that solves 3-bit copy exactly (``sign=-1``: gets every answer bit wrong)."""
+
+    def model(inputs):
+        bits = inputs.shape[-1] - 1
+        logits = np.full(inputs.shape[:2] + (bits,), -5.0 * sign, np.float32)
+        for row in range(inputs.shape[0]):
+            length = int(np.argmax(inputs[row, :, bits]))  # the delimiter step
+            logits[row, length + 1:2 * length + 1] = sign * (10.0 * inputs[row, :length, :bits] - 5.0)
+        return logits
+
+    return model
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# evaluation.py
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_generalization_of_a_perfect_and_a_wrong_model():
+    task = tasks.get_task("copy", bits=3, max_length=3)
+    points = [{"length": 2}, {"length": 5}]
+    rows = evaluation.generalization(perfect_copier(), task, points, sequences_per_point=10, batch_size=4)
+    assert [row["length"] for row in rows] == [2, 5]
+    for row in rows:
+        assert row["bit_errors"] == 0 and row["stderr"] == 0 and row["error_free"] == 1 and row["sequences"] == 10
+    wrong = evaluation.generalization(perfect_copier(-1.0), task, points, sequences_per_point=10, batch_size=4)
+    assert [row["bit_errors"] for row in wrong] == [6.0, 15.0]  # every answer bit: length x 3 bits
+    assert [row["scored_bits"] for row in wrong] == [6.0, 15.0]
+
+
+def test_generalization_rows_of_a_trained_model(ntm_run):
+    run = evaluation.load_run(ntm_run)
+    assert run.model_name == "ntm" and run.config.task == "copy" and run.task.bits == 3
+    rows = evaluation.generalization(run.model, run.task, [{"length": 2}, {"length": 4}], sequences_per_point=6,
+                                     batch_size=4, seed=1)
+    assert [row["length"] for row in rows] == [2, 4]
+    for row in rows:
+        assert set(row) == {"length", "bit_errors", "stderr", "error_free", "scored_bits", "sequences"}
+        assert all(math.isfinite(value) for value in row.values())
+        assert row["sequences"] == 6
+    again = evaluation.generalization(run.model, run.task, [{"length": 4}], sequences_per_point=6, batch_size=4,
+                                      seed=1)
+    assert again[0] == rows[1]  # a point's data depends on the seed and the point only
+    # The per-sequence errors average to the training metric.
+    inputs, targets, mask = run.task.sample(5, np.random.default_rng(0))
+    logits = run.model(inputs).numpy()
+    np.testing.assert_allclose(evaluation.bit_errors_by_sequence(targets, logits, mask).mean(),
+                               float(bit_errors_per_sequence(targets, logits, mask)), rtol=1e-6)
+
+
+def test_ngrams_rows_report_the_optimal_estimators_cost():
+    task = tasks.get_task("ngrams", order=3, length=30)
+
+    def optimal_model(inputs):
+        p = np.clip(optimal_predictions(inputs, 3), 1e-7, 1 - 1e-7)
+        return np.log(p) - np.log1p(-p)
+
+    (row,) = evaluation.generalization(optimal_model, task, sequences_per_point=20, batch_size=8)
+    assert row["length"] == 30 and row["sequences"] == 20
+    assert row["cost_bits"] == pytest.approx(row["optimal_cost_bits"], rel=1e-4)
+    inputs, targets, mask = task.sample(4, np.random.default_rng(0))
+    by_sequence = evaluation.probability_cost_bits_by_sequence(targets, optimal_predictions(inputs, 3), mask)
+    assert by_sequence.mean() == pytest.approx(float(task.cost_bits(optimal_predictions(inputs, 3), targets, mask)),
+                                               rel=1e-5)
+
+
+def test_default_sweeps_and_points():
+    assert [p["length"] for p in evaluation.default_points(tasks.get_task("copy"))] == [10, 20, 30, 40, 60, 80, 100,
+                                                                                        120]
+    assert [p["items"] for p in evaluation.default_points(tasks.get_task("associative_recall"))] == list(range(2, 16))
+    repeat = evaluation.default_points(tasks.get_task("repeat_copy"))
+    assert {"length": 10, "repeats": 20} in repeat and {"length": 20, "repeats": 10} in repeat and len(repeat) == 21
+    assert evaluation.default_points(tasks.get_task("priority_sort")) == [{"num_inputs": 20, "num_outputs": 16}]
+    assert evaluation.default_points(tasks.get_task("ngrams")) == [{"length": 200}]
+    copy = tasks.get_task("copy")
+    assert evaluation.expand_point(copy, {"length": 7}) == {"min_length": 7, "max_length": 7}
+    assert evaluation.training_ranges(copy) == {"length": (1, 20)}
+    with pytest.raises(ValueError, match="items does not apply to the copy task"):
+        evaluation.sweep_points(copy, items=[3])
+    with pytest.raises(ValueError, match="not a range of the copy task"):
+        evaluation.expand_point(copy, {"repeats": 2})
+
+
+def test_csv_round_trip_and_markdown(tmp_path):
+    rows = [{"length": 2, "bit_errors": 0.5, "stderr": 0.25, "error_free": 0.5, "scored_bits": 6.0, "sequences": 4}]
+    path = evaluation.write_csv(rows, tmp_path / "out" / "rows.csv")
+    assert path.read_text().splitlines()[0] == "length,bit_errors,stderr,error_free,scored_bits,sequences"
+    assert evaluation.read_csv(path) == rows
+    table = evaluation.markdown_table(rows).splitlines()
+    assert table[0].startswith("| length | bit errors / seq") and "0.500 ± 0.250" in table[2]
+
+
+def test_load_run_needs_the_task_without_config_json(ntm_run, tmp_path):
+    bare = tmp_path / "bare.keras"
+    shutil.copy(ntm_run / "model.keras", bare)
+    with pytest.raises(ValueError, match="no config.json"):
+        evaluation.load_run(bare)
+    with pytest.raises(ValueError, match="4 input channels"):  # the paper's copy task has 8 bits, this model 3
+        evaluation.load_run(bare, task="copy")
+    run = evaluation.load_run(bare, task="copy", task_kwargs={"bits": 3})
+    assert run.config is None and run.task.bits == 3 and run.model_name == "ntm"
+    with pytest.raises(ValueError, match="trained on 'copy'"):
+        evaluation.load_run(ntm_run, task="ngrams")
+
+
+def test_load_run_restores_the_newest_checkpoint_while_training_runs(ntm_run, tmp_path):
+    shutil.copy(ntm_run / "config.json", tmp_path / "config.json")
+    shutil.copytree(ntm_run / "checkpoints", tmp_path / "checkpoints")
+    run = evaluation.load_run(tmp_path)
+    assert run.source.name == "ckpt-2"
+    final = evaluation.load_run(ntm_run).model
+    inputs, _, _ = run.task.sample(2, np.random.default_rng(0))
+    np.testing.assert_allclose(run.model(inputs).numpy(), final(inputs).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_trace_example_refuses_a_model_without_memory(lstm_run):
+    run = evaluation.load_run(lstm_run)
+    with pytest.raises(evaluation.NoMemoryError, match="no memory"):
+        evaluation.trace_example(run.model, run.task)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# plotting.py
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_used_rows_take_the_shortest_circular_window():
+    weights = np.zeros((3, 1, 128))
+    weights[0, 0, 126], weights[1, 0, 127], weights[2, 0, 1] = 1.0, 0.9, 0.6
+    assert plotting.used_rows(weights, margin=1).tolist() == [125, 126, 127, 0, 1, 2]
+    assert plotting.used_rows(np.full((2, 1, 8), 1 / 8)).tolist() == list(range(8))  # nothing stands out
+
+
+def test_plot_generalization_draws_one_panel_per_swept_variable(tmp_path):
+    task = tasks.get_task("repeat_copy")
+    rows = [dict(p, bit_errors=1.0, stderr=0.1, error_free=0.5, scored_bits=90.0, sequences=10)
+            for p in evaluation.sweep_points(task, lengths=[10, 12], repeats=[10, 15, 20])]
+    figure = plotting.plot_generalization(rows, training=evaluation.training_ranges(task), path=tmp_path / "g.png")
+    assert [ax.get_xlabel() for ax in figure.axes] == ["sequence length", "number of repeats"]
+    assert (tmp_path / "g.png").stat().st_size > 0
+
+
+def write_fake_runs(logdir):
+    """<logdir>/copy/{ntm,lstm}/seed{0,1} with bit_errors/eval and sequences_seen at steps 1..5 (batch 8)."""
+    for model, scale in (("ntm", 10.0), ("lstm", 40.0)):
+        for seed in (0, 1):
+            writer = tf.summary.create_file_writer(str(Path(logdir) / "copy" / model / f"seed{seed}"))
+            with writer.as_default():
+                for step in range(1, 6):
+                    tf.summary.scalar("sequences_seen", step * 8, step=step)
+                    tf.summary.scalar("bit_errors/eval", scale * (seed + 1) / step, step=step)
+            writer.close()
+
+
+def test_learning_curves_from_event_files(tmp_path):
+    write_fake_runs(tmp_path)
+    runs = plotting.load_learning_curves(tmp_path, "copy")
+    assert list(runs) == ["ntm", "lstm"] and [c.seed for c in runs["ntm"]] == [0, 1]
+    np.testing.assert_allclose(runs["ntm"][1].sequences, [8, 16, 24, 32, 40])
+    x, median, low, high, _ = plotting.aggregate(runs["ntm"])
+    np.testing.assert_allclose(median, 15.0 / np.arange(1, 6))
+    np.testing.assert_allclose(low, 10.0 / np.arange(1, 6))
+    np.testing.assert_allclose(high, 20.0 / np.arange(1, 6))
+    figure = plotting.plot_learning_curves(runs)
+    labels = [line.get_label() for line in figure.axes[0].get_lines()]
+    assert labels == ["NTM (median of 2 seeds)", "LSTM (median of 2 seeds)"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Scripts
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_evaluate_py_end_to_end(ntm_run, tmp_path):
+    result = run_script("evaluate.py", f"--run_dir={ntm_run}", f"--output_dir={tmp_path}", "--lengths=2,3",
+                        "--sequences=6", "--batch_size=4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| length | bit errors / seq" in result.stdout
+    rows = evaluation.read_csv(tmp_path / "copy_ntm_generalization.csv")
+    assert [row["length"] for row in rows] == [2, 3] and all(row["sequences"] == 6 for row in rows)
+    assert (tmp_path / "copy_ntm_generalization.png").stat().st_size > 0
+
+
+def test_plot_heads_py_end_to_end(ntm_run, tmp_path):
+    result = run_script("plot_heads.py", f"--model_path={ntm_run / 'model.keras'}", f"--output_dir={tmp_path}",
+                        "--length=2", "--memory_rows=all")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "copy_ntm_heads.png").stat().st_size > 0
+
+
+def test_plot_heads_py_refuses_an_lstm(lstm_run, tmp_path):
+    result = run_script("plot_heads.py", f"--run_dir={lstm_run}", f"--output_dir={tmp_path}")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "is not an NTM or DNC" in last_line(result.stderr) and "no memory" in last_line(result.stderr)
+    assert not list(tmp_path.iterdir())
+
+
+def test_plot_curves_py_end_to_end(tmp_path):
+    write_fake_runs(tmp_path / "logs")
+    result = run_script("plot_curves.py", f"--logdir={tmp_path / 'logs'}", "--task=copy",
+                        f"--output_dir={tmp_path / 'img'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "img" / "copy_learning_curves.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "script, flags, message",
+    [
+        ("plot_curves.py", ["--logdir={tmp}", "--task=copy"], "no runs found"),
+        ("plot_curves.py", ["--task=sorting"], "--task=sorting: value should be one of"),
+        ("evaluate.py", [], "Exactly one of (model_path, run_dir)"),
+        ("evaluate.py", ["--run_dir={tmp}/nothing"], "no such file or directory"),
+        ("evaluate.py", ["--run_dir={tmp}", "--sequences=0"], "--sequences=0"),
+        ("evaluate.py", ["--run_dir={tmp}", "--lengths=2,x"], "--lengths must be a list of integers >= 1"),
+        ("evaluate.py", ["--model_path={tmp}", "--task_kwargs={{\"bits\": 3}}"], "--task_kwargs needs --task"),
+        ("plot_heads.py", ["--run_dir={tmp}", "--memory_rows=3"], "--memory_rows must be"),
+        ("plot_heads.py", ["--model_path={tmp}", "--run_dir={tmp}"], "Exactly one of (model_path, run_dir)"),
+    ],
+)
+def test_bad_flags_end_with_one_clear_line(tmp_path, script, flags, message):
+    result = run_script(script, *(flag.format(tmp=tmp_path) for flag in flags), timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr, result.stderr[-2000:]
