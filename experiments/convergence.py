@@ -1,0 +1,82 @@
+"""How fast a run converged, read back from its TensorBoard events.
+
+"Converged" follows Collier & Beel (2018): held-out bit errors per sequence below 0.1. Wall-clock time is measured
+from the run's first event (written after the first ``summary_every`` steps, so compilation is mostly excluded)
+to the first converged evaluation, from the events' own timestamps.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+CONVERGED_BELOW = 0.1
+
+
+def eval_events(run_dir, tag="bit_errors/eval"):
+    """``(steps [K], values [K], wall_times [K])`` of one scalar, plus the run's first event time."""
+    import tensorflow as tf
+
+    points, first_time = {}, None
+    for path in sorted(Path(run_dir).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if first_time is None or event.wall_time < first_time:
+                    first_time = event.wall_time
+                if value.tag == tag:
+                    points[int(event.step)] = (float(tf.make_ndarray(value.tensor)), event.wall_time)
+    steps = np.array(sorted(points), np.int64)
+    values = np.array([points[s][0] for s in steps])
+    times = np.array([points[s][1] for s in steps])
+    return steps, values, times, first_time
+
+
+def convergence(run_dir, threshold=CONVERGED_BELOW):
+    """Summary of one run directory.
+
+    Returns:
+        dict with ``run``, ``steps`` (last evaluated step), ``final_bit_errors``, ``converged_step``,
+        ``converged_sequences``, ``converged_seconds`` (``None`` when the run never went below ``threshold``)
+        and ``worst_after`` (the highest held-out error after convergence).
+    """
+    run_dir = Path(run_dir)
+    batch_size = json.loads((run_dir / "config.json").read_text())["batch_size"]
+    steps, values, times, first_time = eval_events(run_dir)
+    if len(steps) == 0:
+        raise ValueError(f"{run_dir} has no held-out evaluations yet")
+    summary = {
+        "run": str(run_dir),
+        "steps": int(steps[-1]),
+        "final_bit_errors": float(values[-1]),
+        "converged_step": None,
+        "converged_sequences": None,
+        "converged_seconds": None,
+        "worst_after": None,
+    }
+    below = np.flatnonzero(values < threshold)
+    if below.size:
+        i = int(below[0])
+        summary.update(
+            converged_step=int(steps[i]),
+            converged_sequences=int(steps[i]) * batch_size,
+            converged_seconds=float(times[i] - first_time),
+            worst_after=float(values[i:].max()),
+        )
+    return summary
+
+
+def markdown_table(summaries):
+    """One row per run."""
+    lines = [
+        "| run | steps | final bit errors | converged (< 0.1) at sequences | wall-clock | worst after |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for s in summaries:
+        if s["converged_step"] is None:
+            lines.append(f"| {s['run']} | {s['steps']} | {s['final_bit_errors']:.3f} | not converged | – | – |")
+        else:
+            lines.append(
+                f"| {s['run']} | {s['steps']} | {s['final_bit_errors']:.3f} | {s['converged_sequences']:,} | "
+                f"{s['converged_seconds'] / 60:.1f} min | {s['worst_after']:.3f} |"
+            )
+    return "\n".join(lines)

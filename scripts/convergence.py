@@ -1,0 +1,35 @@
+"""Sequences and wall-clock each run needed to reach < 0.1 held-out bit errors per sequence.
+
+    python scripts/convergence.py --logdir=logs --task=copy
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path
+
+from absl import app, flags
+
+from experiments import configs
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("logdir", "logs", "Root of the run directories.")
+flags.DEFINE_enum("task", "copy", configs.TASK_NAMES, "Task whose runs to summarise.")
+flags.DEFINE_enum("model", None, configs.MODELS, "Only this model (default: all).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from experiments.convergence import convergence, markdown_table
+
+    pattern = f"{FLAGS.model or '*'}/seed*"
+    runs = sorted(p for p in (Path(FLAGS.logdir) / FLAGS.task).glob(pattern) if (p / "config.json").exists())
+    if not runs:
+        raise app.UsageError(f"no runs under {Path(FLAGS.logdir) / FLAGS.task}/{pattern}")
+    print(markdown_table([convergence(run) for run in runs]))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,50 @@
+"""experiments/convergence.py and scripts/convergence.py on hand-made event files."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import tensorflow as tf
+
+from experiments.convergence import convergence
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fake_run(run_dir, values, batch_size=32):
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"batch_size": batch_size}))
+    writer = tf.summary.create_file_writer(str(run_dir))
+    with writer.as_default():
+        for i, value in enumerate(values):
+            tf.summary.scalar("bit_errors/eval", value, step=10 * (i + 1))
+    writer.close()
+
+
+def test_convergence_finds_the_first_evaluation_below_threshold(tmp_path):
+    fake_run(tmp_path / "run", [5.0, 0.05, 0.5, 0.0])
+    summary = convergence(tmp_path / "run")
+    assert summary["converged_step"] == 20
+    assert summary["converged_sequences"] == 20 * 32
+    assert summary["worst_after"] == 0.5
+    assert summary["final_bit_errors"] == 0.0 and summary["steps"] == 40
+    assert summary["converged_seconds"] >= 0
+
+
+def test_a_run_that_never_converges_says_so(tmp_path):
+    fake_run(tmp_path / "run", [5.0, 3.0])
+    assert convergence(tmp_path / "run")["converged_step"] is None
+
+
+def test_script_prints_a_row_per_run(tmp_path):
+    fake_run(tmp_path / "copy" / "ntm" / "seed0", [1.0, 0.0])
+    fake_run(tmp_path / "copy" / "lstm" / "seed0", [9.0])
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "convergence.py"), f"--logdir={tmp_path}", "--task=copy"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "not converged" in result.stdout  # the LSTM run
+    assert "| 640 |" in result.stdout  # the NTM run: converged at step 20 of batch 32
+    assert result.stdout.count(f"{tmp_path}/copy/") == 2
