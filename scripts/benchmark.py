@@ -1,0 +1,74 @@
+"""Time the real training step of train.py: NTM vs LSTM (vs DNC), with and without XLA, and NTM sweeps.
+
+    python scripts/benchmark.py                                  # ntm,lstm x batch 1,32 x XLA on/off, copy
+    python scripts/benchmark.py --sweep=memory                   # NTM, N = 128 ... 1024, batch 32, XLA
+    python scripts/benchmark.py --sweep=length                   # NTM, copy length 20, 100, 500, batch 32, XLA
+    python scripts/benchmark.py --model=ntm --batch_sizes=32 --jit_compile=true --steps=50
+
+Prints a Markdown table and writes ``<output_dir>/<name>.{csv,json,md}``. See ``experiments/benchmark.py`` for how
+the numbers are taken (interleaved rounds, medians, per-process peak memory).
+"""
+
+import os
+import shlex
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+
+from absl import app, flags
+
+from experiments import benchmark, configs  # light: TensorFlow is imported when the benchmark starts
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("model", ["ntm", "lstm"], f"Models to time, comma-separated ({', '.join(configs.MODELS)}).")
+flags.DEFINE_enum("task", "copy", configs.TASK_NAMES, "Task whose paper configuration and batches are used.")
+flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes, comma-separated.")
+flags.DEFINE_list("jit_compile", ["true", "false"], "XLA settings to time: true, false or both (comma list).")
+flags.DEFINE_enum("sweep", "none", benchmark.SWEEPS,
+                  f"NTM sweeps at batch {benchmark.SWEEP_BATCH_SIZE} with XLA: memory (N = "
+                  f"{', '.join(map(str, benchmark.MEMORY_SWEEP))}) or length (copy length "
+                  f"{', '.join(map(str, benchmark.LENGTH_SWEEP))}).")
+flags.DEFINE_integer("steps", 30, "Timed steps per configuration.", lower_bound=1)
+flags.DEFINE_integer("warmup", 5, "Untimed warm-up steps per configuration (after compiling).", lower_bound=0)
+flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM and DNC (default: the paper configuration).",
+                     lower_bound=1)
+flags.DEFINE_integer("max_length", None, "Overrides the task's max_length (copy, repeat_copy).", lower_bound=1)
+flags.DEFINE_bool("tiny", False, "Tiny models (a few hundred parameters) for smoke tests.")
+flags.DEFINE_bool("isolate_memory", True, "Measure each configuration's peak memory alone in a subprocess "
+                  "(otherwise: this process's cumulative peak).")
+flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow intra- and inter-op threads (0: TensorFlow's default, "
+                     "as train.py runs).", lower_bound=0)
+flags.DEFINE_integer("seed", 0, "Seed of the weights and batches.", lower_bound=0)
+flags.DEFINE_string("output_dir", "benchmarks", "Where the CSV, JSON and Markdown go.")
+flags.DEFINE_string("name", None, "Base name of the output files (default: <task>_<models> or <task>_sweep_<sweep>).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        batch_sizes = [int(b) for b in FLAGS.batch_sizes]
+        if any(b < 1 for b in batch_sizes):
+            raise ValueError("batch sizes must be >= 1")
+        cases = benchmark.make_cases(
+            models=FLAGS.model,
+            task=FLAGS.task,
+            batch_sizes=batch_sizes,
+            jit_compile=benchmark.parse_bools(FLAGS.jit_compile),
+            sweep=FLAGS.sweep,
+            tiny=FLAGS.tiny,
+            memory_size=FLAGS.memory_size,
+            max_length=FLAGS.max_length,
+        )
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    name = FLAGS.name or benchmark.default_name(FLAGS.task, FLAGS.model, FLAGS.sweep)
+    command = "python scripts/benchmark.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    benchmark.benchmark(cases, output_dir=FLAGS.output_dir, name=name, steps=FLAGS.steps, warmup=FLAGS.warmup,
+                        seed=FLAGS.seed, isolate_memory=FLAGS.isolate_memory,
+                        intra_op_threads=FLAGS.intra_op_threads, command=command.strip())
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

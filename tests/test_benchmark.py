@@ -1,0 +1,67 @@
+"""scripts/benchmark.py runs a tiny configuration end to end and writes its table, CSV and JSON.
+
+No timing is asserted: the numbers depend on the machine and its load.
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments import benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARK_PY = ROOT / "scripts" / "benchmark.py"
+
+
+def test_benchmark_script_writes_table_csv_and_json(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARK_PY), "--model=ntm", "--tiny", "--max_length=3", "--steps=2", "--warmup=1",
+         "--batch_sizes=2", "--jit_compile=false", f"--output_dir={tmp_path}", "--name=tiny"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    header = "| " + " | ".join(title for _, title in benchmark.TABLE_COLUMNS) + " |"
+    assert header in result.stdout
+    markdown = (tmp_path / "tiny.md").read_text()
+    assert header in markdown and "Machine:" in markdown and "--tiny" in markdown
+
+    with open(tmp_path / "tiny.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1 and tuple(rows[0]) == benchmark.COLUMNS
+    row = rows[0]
+    assert (row["model"], row["batch_size"], row["jit_compile"], row["time_steps"]) == ("ntm", "2", "False", "7")
+    assert row["memory_scope"] == "isolated process"
+    for column in ("median_ms", "p10_ms", "p90_ms", "sequences_per_s", "ms_per_time_step", "compile_s",
+                   "peak_rss_mb", "step_rss_mb"):
+        assert float(row[column]) >= 0, column
+
+    report = json.loads((tmp_path / "tiny.json").read_text())
+    assert report["columns"] == list(benchmark.COLUMNS)
+    assert len(report["results"]) == 1 and set(report["results"][0]) == set(benchmark.COLUMNS)
+    for key in ("cpu_model", "logical_cores", "tensorflow", "keras", "backend"):
+        assert report["machine"][key], key
+    assert report["command"].startswith("python scripts/benchmark.py")
+
+
+def test_make_cases_and_flags():
+    cases = benchmark.make_cases(models=["ntm", "lstm"], batch_sizes=[1, 32], jit_compile=[True, False])
+    assert len(cases) == 8 and {c.model for c in cases} == {"ntm", "lstm"}
+    memory = benchmark.make_cases(sweep="memory")
+    assert [c.config().model_kwargs["memory_size"] for c in memory] == list(benchmark.MEMORY_SWEEP)
+    assert all(c.batch_size == 32 and c.jit_compile for c in memory)
+    length = benchmark.make_cases(sweep="length")
+    assert [c.config().task_kwargs["max_length"] for c in length] == list(benchmark.LENGTH_SWEEP)
+    assert benchmark.parse_bools(["both"]) == [True, False]
+    assert benchmark.parse_bools(["false", "on"]) == [False, True]
+    with pytest.raises(ValueError):
+        benchmark.parse_bools(["maybe"])
+    with pytest.raises(ValueError):
+        benchmark.make_cases(task="ngrams", max_length=5)
