@@ -406,7 +406,7 @@ def run_benchmark(cases, steps=30, warmup=5, seed=0, isolate_memory=True, intra_
         before = current_rss_mb()
         item = PreparedCase(case, seed=seed)
         item.compile()
-        memory[case.label()] = {"peak_rss_mb": peak_rss_mb(), "step_rss_mb": peak_rss_mb() - (before or 0.0)}
+        memory[case.label()] = {"peak_rss_mb": peak_rss_mb(), "step_rss_mb": max(0.0, peak_rss_mb() - (before or 0.0))}
         printer(f"compiled {case.label():40s} {item.compile_s:7.2f} s  (T={item.time_steps}, "
                 f"{item.parameters:,} parameters)")
         prepared.append(item)
