@@ -13,6 +13,16 @@ Shape letters used in the docstrings:
 - ``S``: number of allowed shifts, ``2 * shift_range + 1``
 
 Everything is written with ``keras.ops`` so it runs on every Keras backend.
+
+Speed: :func:`address` and :func:`write` compute exactly what the step-by-step functions
+compute (``address`` is ``sharpen(shift_weights(interpolate(content_weights(...))))``), but
+carry hand-written gradients (``keras.ops.custom_gradient``). Automatic differentiation
+through a recurrent loop stores every intermediate of every step for the backward pass (under
+XLA each one is a separate per-step copy into a stack); the hand-written backward passes keep
+only what they need, recompute the memory-sized ``1 - w e^T`` instead of storing it, and need
+fewer operations. Measured with ``scripts/benchmark.py`` on a 2-core CPU, this makes the XLA
+training step of the default copy model about 5-15% faster at batch 32. The gradients agree
+with automatic differentiation of the step-by-step functions to float64 round-off.
 """
 
 from keras import ops
@@ -87,15 +97,20 @@ def shift_weights(weights, shifts):
     Returns:
         ``[B, H, N]``.
     """
+    _check_shifts(shifts)
     num_shifts = shifts.shape[-1]
-    if num_shifts is None or num_shifts % 2 != 1:
-        raise ValueError(f"shifts must have an odd, static last dimension; got {shifts.shape}")
     shift_range = (num_shifts - 1) // 2
     shifted = 0.0
     for k in range(num_shifts):
         offset = k - shift_range
         shifted = shifted + shifts[:, :, k : k + 1] * ops.roll(weights, offset, axis=-1)
     return shifted
+
+
+def _check_shifts(shifts):
+    num_shifts = shifts.shape[-1]
+    if num_shifts is None or num_shifts % 2 != 1:
+        raise ValueError(f"shifts must have an odd, static last dimension; got {shifts.shape}")
 
 
 def sharpen(weights, gammas, epsilon=EPSILON):
@@ -118,6 +133,10 @@ def sharpen(weights, gammas, epsilon=EPSILON):
 def address(memory, previous_weights, keys, strengths, gates, shifts, gammas):
     """The whole addressing pipeline of Figure 2: content, interpolate, shift, sharpen.
 
+    Equal to ``sharpen(shift_weights(interpolate(content_weights(memory, keys, strengths),
+    previous_weights, gates), shifts), gammas)``, with a hand-written gradient (see the
+    module docstring).
+
     Args:
         memory: ``[B, N, M]``.
         previous_weights: ``[B, H, N]``.
@@ -126,10 +145,78 @@ def address(memory, previous_weights, keys, strengths, gates, shifts, gammas):
     Returns:
         ``[B, H, N]`` the heads' new weightings.
     """
-    weights = content_weights(memory, keys, strengths)
-    weights = interpolate(weights, previous_weights, gates)
-    weights = shift_weights(weights, shifts)
-    return sharpen(weights, gammas)
+    _check_shifts(shifts)
+    arguments = [ops.convert_to_tensor(x) for x in (memory, previous_weights, keys, strengths, gates, shifts, gammas)]
+    return _address(*arguments)
+
+
+def _norm(x, epsilon=EPSILON):
+    """``sqrt(sum(x ** 2) + epsilon)`` over the last axis."""
+    return ops.sqrt(ops.sum(ops.square(x), axis=-1) + epsilon)
+
+
+def _shift_sum(weights, shifts, direction):
+    """``sum_k shifts[k] * roll(weights, direction * (k - R))``: the shift (+1) or its transpose (-1)."""
+    shift_range = (shifts.shape[-1] - 1) // 2
+    shifted = 0.0
+    for k in range(shifts.shape[-1]):
+        shifted = shifted + shifts[:, :, k : k + 1] * ops.roll(weights, direction * (k - shift_range), axis=-1)
+    return shifted
+
+
+def _softmax_backward(softmax, upstream):
+    """Gradient of ``softmax(z)`` (over the last axis) with respect to ``z``."""
+    return softmax * (upstream - ops.sum(softmax * upstream, axis=-1, keepdims=True))
+
+
+@ops.custom_gradient
+def _address(memory, previous_weights, keys, strengths, gates, shifts, gammas):
+    # Forward: the same operations as content_weights, interpolate, shift_weights and sharpen.
+    memory_norm = _norm(memory)  # [B, N]
+    key_norm = _norm(keys)  # [B, H]
+    dot = ops.einsum("bhm,bnm->bhn", keys, memory)
+    denominator = key_norm[:, :, None] * memory_norm[:, None, :] + EPSILON
+    similarity = dot / denominator
+    content = ops.softmax(strengths * similarity, axis=-1)
+    gated = interpolate(content, previous_weights, gates)
+    shifted = _shift_sum(gated, shifts, 1)
+    log_shifted = ops.log(shifted + EPSILON)
+    weights = ops.softmax(gammas * log_shifted, axis=-1)
+
+    def gradient(*args, upstream=None):
+        if upstream is None:  # TensorFlow and JAX pass the upstream gradient positionally
+            (upstream,) = args
+        # Sharpening: weights = softmax(gammas * log(shifted + eps)).
+        d_logits = _softmax_backward(weights, upstream)
+        d_gammas = ops.sum(d_logits * log_shifted, axis=-1, keepdims=True)
+        d_shifted = d_logits * gammas / (shifted + EPSILON)
+        # Circular convolution: its transpose rolls the other way.
+        d_gated = _shift_sum(d_shifted, shifts, -1)
+        shift_range = (shifts.shape[-1] - 1) // 2
+        d_shifts = ops.concatenate(
+            [
+                ops.sum(d_shifted * ops.roll(gated, k - shift_range, axis=-1), axis=-1, keepdims=True)
+                for k in range(shifts.shape[-1])
+            ],
+            axis=-1,
+        )
+        # Interpolation.
+        d_content = gates * d_gated
+        d_previous = (1.0 - gates) * d_gated
+        d_gates = ops.sum(d_gated * (content - previous_weights), axis=-1, keepdims=True)
+        # Content weighting: content = softmax(strengths * similarity).
+        d_scaled = _softmax_backward(content, d_content)
+        d_strengths = ops.sum(d_scaled * similarity, axis=-1, keepdims=True)
+        # Cosine similarity: dot / (|k| |M(i)| + eps).
+        d_dot = strengths * d_scaled / denominator
+        d_denominator = -d_dot * similarity
+        d_key_norm = ops.sum(d_denominator * memory_norm[:, None, :], axis=-1)  # [B, H]
+        d_memory_norm = ops.sum(d_denominator * key_norm[:, :, None], axis=1)  # [B, N]
+        d_keys = ops.einsum("bhn,bnm->bhm", d_dot, memory) + (d_key_norm / key_norm)[:, :, None] * keys
+        d_memory = ops.einsum("bhn,bhm->bnm", d_dot, keys) + (d_memory_norm / memory_norm)[:, :, None] * memory
+        return d_memory, d_previous, d_keys, d_strengths, d_gates, d_shifts, d_gammas
+
+    return weights, gradient
 
 
 def read(memory, weights):
@@ -148,10 +235,11 @@ def read(memory, weights):
 def write(memory, weights, erase, add):
     """Erase then add (eqs. 3-4), one write head after another in head order.
 
-    For each head ``h`` in turn: ``M <- M * (1 - w_h e_h^T) + w_h a_h^T``.
+    For each head ``h`` in turn: ``M <- M * (1 - w_h e_h^T) + w_h a_h^T``. Each head's
+    update has a hand-written gradient (see the module docstring).
 
     Args:
-        memory: ``[B, N, M]``.
+        memory: ``[B, N, M]`` memory matrix.
         weights: ``[B, W, N]`` write weightings.
         erase: ``[B, W, M]`` erase vectors in ``[0, 1]``.
         add: ``[B, W, M]`` add vectors.
@@ -159,7 +247,28 @@ def write(memory, weights, erase, add):
     Returns:
         ``[B, N, M]`` the memory after all writes.
     """
+    memory, weights, erase, add = (ops.convert_to_tensor(x) for x in (memory, weights, erase, add))
     for head in range(weights.shape[1]):
-        w = weights[:, head, :, None]  # [B, N, 1]
-        memory = memory * (1.0 - w * erase[:, head, None, :]) + w * add[:, head, None, :]
+        memory = _write_head(memory, weights[:, head], erase[:, head], add[:, head])
     return memory
+
+
+@ops.custom_gradient
+def _write_head(memory, weights, erase, add):
+    """One head's erase and add: memory ``[B, N, M]``, weights ``[B, N]``, erase and add ``[B, M]``."""
+    w = weights[:, :, None]
+    keep = 1.0 - w * erase[:, None, :]
+    new_memory = memory * keep + w * add[:, None, :]
+
+    def gradient(*args, upstream=None):
+        if upstream is None:  # TensorFlow and JAX pass the upstream gradient positionally
+            (upstream,) = args
+        # ``keep`` is recomputed rather than kept from the forward pass: it is memory-sized.
+        d_memory = upstream * (1.0 - w * erase[:, None, :])
+        upstream_times_memory = upstream * memory
+        d_weights = ops.einsum("bnm,bm->bn", upstream, add) - ops.einsum("bnm,bm->bn", upstream_times_memory, erase)
+        d_erase = -ops.einsum("bnm,bn->bm", upstream_times_memory, weights)
+        d_add = ops.einsum("bnm,bn->bm", upstream, weights)
+        return d_memory, d_weights, d_erase, d_add
+
+    return new_memory, gradient

@@ -184,3 +184,66 @@ def test_full_erase_of_a_focused_row_replaces_it():
     weights = np.array([[[0.0, 1.0, 0.0]]], "float32")
     got = _np(addressing.write(memory, weights, np.ones((1, 1, 2), "float32"), np.array([[[5.0, -5.0]]], "float32")))
     np.testing.assert_allclose(got[0], [[1, 1], [5, -5], [1, 1]], atol=1e-7)
+
+
+def _gradients(function, arguments, upstream):
+    """Gradients of ``sum(function(*arguments) * upstream)`` with respect to every argument."""
+    variables = [tf.Variable(a) for a in arguments]
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(function(*variables) * upstream)
+    return [g.numpy() for g in tape.gradient(loss, variables)]
+
+
+def _address_step_by_step(memory, previous, keys, strengths, gates, shifts, gammas):
+    weights = addressing.content_weights(memory, keys, strengths)
+    weights = addressing.interpolate(weights, previous, gates)
+    return addressing.sharpen(addressing.shift_weights(weights, shifts), gammas)
+
+
+def _write_autodiff(memory, weights, erase, add):
+    for head in range(weights.shape[1]):
+        w = weights[:, head, :, None]
+        memory = memory * (1.0 - w * erase[:, head, None, :]) + w * add[:, head, None, :]
+    return memory
+
+
+@pytest.mark.parametrize("shift_range", [1, 2])
+def test_address_hand_written_gradient_equals_autodiff(shift_range):
+    rng = np.random.default_rng(3)
+    batch, heads, rows, width = 2, 3, 7, 5
+    arguments = [
+        rng.normal(size=(batch, rows, width)),
+        _softmax(rng.normal(size=(batch, heads, rows))),
+        np.tanh(rng.normal(size=(batch, heads, width))),
+        rng.uniform(0.5, 5.0, size=(batch, heads, 1)),
+        rng.uniform(size=(batch, heads, 1)),
+        _softmax(rng.normal(size=(batch, heads, 2 * shift_range + 1))),
+        rng.uniform(1.0, 4.0, size=(batch, heads, 1)),
+    ]
+    upstream = rng.normal(size=(batch, heads, rows))
+    np.testing.assert_allclose(
+        _np(addressing.address(*arguments)), _np(_address_step_by_step(*arguments)), rtol=1e-10, atol=1e-12
+    )
+    hand = _gradients(addressing.address, arguments, upstream)
+    auto = _gradients(_address_step_by_step, arguments, upstream)
+    for name, h, a in zip(("memory", "previous", "keys", "strengths", "gates", "shifts", "gammas"), hand, auto):
+        assert np.abs(h).max() > 0, name
+        np.testing.assert_allclose(h, a, rtol=1e-7, atol=1e-10, err_msg=name)
+
+
+def test_write_hand_written_gradient_equals_autodiff():
+    rng = np.random.default_rng(4)
+    batch, heads, rows, width = 2, 2, 6, 4
+    arguments = [
+        rng.normal(size=(batch, rows, width)),
+        _softmax(rng.normal(size=(batch, heads, rows))),
+        rng.uniform(size=(batch, heads, width)),
+        np.tanh(rng.normal(size=(batch, heads, width))),
+    ]
+    upstream = rng.normal(size=(batch, rows, width))
+    np.testing.assert_allclose(_np(addressing.write(*arguments)), _np(_write_autodiff(*arguments)), rtol=1e-12)
+    hand = _gradients(addressing.write, arguments, upstream)
+    auto = _gradients(_write_autodiff, arguments, upstream)
+    for name, h, a in zip(("memory", "weights", "erase", "add"), hand, auto):
+        assert np.abs(h).max() > 0, name
+        np.testing.assert_allclose(h, a, rtol=1e-9, atol=1e-12, err_msg=name)
