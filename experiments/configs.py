@@ -20,6 +20,8 @@ import dataclasses
 import json
 
 MODELS = ("ntm", "lstm", "dnc")
+#: Held-out bit errors per sequence below which a run counts as converged (the 2018 code's criterion).
+CONVERGED_BIT_ERRORS = 0.1
 TASK_NAMES = ("copy", "repeat_copy", "associative_recall", "ngrams", "priority_sort")
 CURRICULA = ("none", "adaptive")
 STRATEGIES = ("default", "mirrored")
@@ -40,6 +42,10 @@ class ExperimentConfig:
         steps: default number of training steps.
         curriculum: ``"none"`` or ``"adaptive"`` (see :mod:`experiments.curriculum`).
         seed: seeds weights and the data stream.
+        converged_learning_rate_factor: once the held-out error first falls below ``CONVERGED_BIT_ERRORS``,
+            the learning rate is multiplied by this factor (once) so that a converged model stays converged;
+            1.0 turns it off. Adam at 1e-3 on a near-zero loss takes rare large normalised steps that throw a
+            converged NTM back to tens of bits per sequence; a smaller step after convergence prevents that.
     """
 
     task: str
@@ -52,6 +58,7 @@ class ExperimentConfig:
     steps: int = 31_250
     curriculum: str = "none"
     seed: int = 0
+    converged_learning_rate_factor: float = 0.1
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-CONVERGED_BELOW = 0.1
+from experiments.configs import CONVERGED_BIT_ERRORS
+
+CONVERGED_BELOW = CONVERGED_BIT_ERRORS
 
 
 def eval_events(run_dir, tag="bit_errors/eval"):

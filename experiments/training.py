@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 import tasks
-from experiments.configs import STRATEGIES, ExperimentConfig
+from experiments.configs import CONVERGED_BIT_ERRORS, STRATEGIES, ExperimentConfig
 from experiments.curriculum import Curriculum
 from experiments.models import build_model
 from tasks.metrics import bit_errors_per_sequence, masked_sigmoid_cross_entropy
@@ -109,6 +109,12 @@ def get_strategy(name, virtual_cpus=0):
     return tf.distribute.MirroredStrategy(devices)
 
 
+def set_threads(intra_op):
+    """Use ``intra_op`` threads inside each TensorFlow op; call before TensorFlow runs anything."""
+    tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    tf.config.threading.set_inter_op_parallelism_threads(max(intra_op, 2))
+
+
 def make_optimizer(config):
     return keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clip_norm)
 
@@ -180,13 +186,14 @@ def train(
     config,
     run_dir,
     steps=None,
-    eval_every=500,
+    eval_every=100,
     checkpoint_every=1000,
     summary_every=10,
     eval_size=64,
     jit_compile=True,
     strategy="default",
     virtual_cpus=0,
+    stop_when_converged=False,
     printer=print,
 ):
     """Train (or resume training of) the run in ``run_dir`` up to ``steps`` steps.
@@ -202,6 +209,8 @@ def train(
         jit_compile: compile the steps with XLA.
         strategy: ``"default"`` or ``"mirrored"``.
         virtual_cpus: split the CPU into this many logical devices first (0: do not).
+        stop_when_converged: stop (checkpoint and save the model) at the first evaluation under
+            ``CONVERGED_BIT_ERRORS`` bit errors per sequence, instead of going on to ``steps``.
         printer: where progress lines go.
 
     Returns:
@@ -227,7 +236,10 @@ def train(
         optimizer.build(model.trainable_variables)
         step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         level = tf.Variable(0, dtype=tf.int64, trainable=False, name="curriculum_level")
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_counter, curriculum_level=level)
+        converged_at = tf.Variable(0, dtype=tf.int64, trainable=False, name="converged_at_step")
+    checkpoint = tf.train.Checkpoint(
+        model=model, optimizer=optimizer, step=step_counter, curriculum_level=level, converged_at=converged_at
+    )
     manager = tf.train.CheckpointManager(checkpoint, str(run_dir / "checkpoints"), max_to_keep=3)
     resumed_from = 0
     if manager.latest_checkpoint:
@@ -307,6 +319,16 @@ def train(
                 f"eta {_format_duration(remaining)}"
                 + (f"  curriculum {current_level}/{curriculum.final_level}" if curriculum.final_level else "")
             )
+            if eval_errors < CONVERGED_BIT_ERRORS and int(converged_at.numpy()) == 0:
+                converged_at.assign(step)
+                message = f"converged (held-out < {CONVERGED_BIT_ERRORS} bits per sequence) at step {step}"
+                if config.converged_learning_rate_factor != 1.0:
+                    learning_rate = float(optimizer.learning_rate.numpy()) * config.converged_learning_rate_factor
+                    optimizer.learning_rate.assign(learning_rate)
+                    message += f"; learning rate now {learning_rate:.2g}"
+                printer(message)
+                if stop_when_converged:
+                    steps = step
             new_level = curriculum.next_level(current_level, window_errors / max(window_count, 1))
             window_errors, window_count = 0.0, 0
             if new_level != current_level:

@@ -31,9 +31,15 @@ flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM or DNC (defaul
                      lower_bound=1)
 flags.DEFINE_enum("curriculum", None, configs.CURRICULA, "Length curriculum (default none).")
 flags.DEFINE_string("logdir", "logs", "Root of the run directories.")
-flags.DEFINE_integer("eval_every", 500, "Steps between held-out evaluations and progress lines.", lower_bound=1)
+flags.DEFINE_integer("eval_every", 100, "Steps between held-out evaluations and progress lines.", lower_bound=1)
 flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.", lower_bound=1)
 flags.DEFINE_integer("eval_size", 64, "Sequences in the held-out evaluation batch.", lower_bound=1)
+flags.DEFINE_bool("stop_when_converged", False, "Stop at the first held-out evaluation under 0.1 bit errors per "
+                  "sequence instead of running all --steps.")
+flags.DEFINE_float("converged_learning_rate_factor", None, "Multiply the learning rate by this once the run has "
+                   "converged (default 0.1; 1 keeps it).", lower_bound=0.0)
+flags.DEFINE_integer("threads", 0, "TensorFlow intra-op threads (0: TensorFlow's default, one per core). Use 1 when "
+                     "two runs share a 2-core machine.", lower_bound=0)
 flags.DEFINE_bool("jit_compile", True, "Compile training steps with XLA (much faster on CPU).")
 flags.DEFINE_enum("strategy", "default", configs.STRATEGIES, "tf.distribute strategy.")
 flags.DEFINE_integer("virtual_cpus", 0, "Split the CPU into this many logical devices (to try --strategy=mirrored "
@@ -43,7 +49,7 @@ flags.DEFINE_integer("virtual_cpus", 0, "Split the CPU into this many logical de
 def config_from_flags():
     """The paper configuration for --task/--model with the flags that were given applied on top."""
     config = configs.default_config(FLAGS.task, FLAGS.model)
-    for name in ("steps", "batch_size", "learning_rate", "clip_norm", "curriculum"):
+    for name in ("steps", "batch_size", "learning_rate", "clip_norm", "curriculum", "converged_learning_rate_factor"):
         if FLAGS[name].value is not None:
             setattr(config, name, FLAGS[name].value)
     config.seed = FLAGS.seed
@@ -60,6 +66,8 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     from experiments import training
 
+    if FLAGS.threads:
+        training.set_threads(FLAGS.threads)
     logging.set_verbosity(logging.WARNING)  # TensorFlow's checkpoint saver logs every save at INFO
     config = config_from_flags()
     run_dir = training.run_directory(FLAGS.logdir, config.task, config.model, config.seed)
@@ -73,6 +81,7 @@ def main(argv):
             jit_compile=FLAGS.jit_compile,
             strategy=FLAGS.strategy,
             virtual_cpus=FLAGS.virtual_cpus,
+            stop_when_converged=FLAGS.stop_when_converged,
         )
     except (training.ConfigMismatchError, training.NonFiniteLossError) as error:
         print(f"train.py: {error}", file=sys.stderr)

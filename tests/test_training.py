@@ -196,3 +196,28 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "copy" / "ntm" / "seed0" / "model.keras").exists()
+
+
+def test_convergence_lowers_the_learning_rate_once_and_survives_resume(tmp_path, monkeypatch):
+    # Any error counts as converged, so the first evaluation (step 2) converges.
+    monkeypatch.setattr(training, "CONVERGED_BIT_ERRORS", float("inf"))
+    config = tiny_config(steps=6, learning_rate=1e-3, converged_learning_rate_factor=0.1)
+    lines = []
+    train(config, tmp_path, eval_every=2, checkpoint_every=2, summary_every=2, printer=lines.append)
+    rates = dict(scalar_events(tmp_path)["learning_rate"])
+    assert rates[2] == pytest.approx(1e-3)  # written before the evaluation that converged
+    assert rates[4] == pytest.approx(1e-4) and rates[6] == pytest.approx(1e-4)  # lowered once, not at every eval
+    assert sum("converged" in line for line in lines) == 1
+
+    config.steps = 8
+    train(config, tmp_path, eval_every=2, checkpoint_every=2, summary_every=2, printer=lines.append)
+    rates = dict(scalar_events(tmp_path)["learning_rate"])
+    assert rates[8] == pytest.approx(1e-4)  # restored from the checkpoint, not reset or lowered again
+
+
+def test_stop_when_converged_ends_the_run_at_the_converged_evaluation(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "CONVERGED_BIT_ERRORS", float("inf"))
+    result = train(tiny_config(steps=50), tmp_path, eval_every=3, stop_when_converged=True)
+    assert result.step == 3
+    assert result.model_path.exists()
+    assert training.tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("-3")
