@@ -6,6 +6,7 @@ to the first converged evaluation, from the events' own timestamps.
 """
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,37 @@ def markdown_table(summaries):
                 f"{s['converged_seconds'] / 60:.1f} min | {s['worst_after']:.3f} |"
             )
     return "\n".join(lines)
+
+
+def median_convergence(summaries):
+    """Median over runs of the sequences and wall-clock to convergence; a run that never converged counts as
+    slower than every run that did (so the median is ``None`` when half or more did not converge).
+
+    Returns:
+        dict with ``runs``, ``converged`` (count), ``median_sequences``, ``median_seconds`` and ``worst_after``
+        (the highest held-out error after convergence over all converged runs, ``None`` if none converged).
+    """
+    def median(key):
+        values = sorted(s[key] if s[key] is not None else math.inf for s in summaries)
+        middle = len(values) // 2
+        value = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+        return None if math.isinf(value) else value
+
+    converged = [s for s in summaries if s["converged_step"] is not None]
+    return {
+        "runs": len(summaries),
+        "converged": len(converged),
+        "median_sequences": median("converged_sequences"),
+        "median_seconds": median("converged_seconds"),
+        "worst_after": max((s["worst_after"] for s in converged), default=None),
+    }
+
+
+def median_line(summaries):
+    """One sentence: how many runs converged, their median sequences and wall-clock, the worst error after."""
+    m = median_convergence(summaries)
+    text = f"{m['converged']} of {m['runs']} runs converged"
+    if m["median_sequences"] is None:
+        return text + "; median: not converged"
+    return (f"{text}; median {m['median_sequences']:,.0f} sequences, {m['median_seconds'] / 60:.1f} min; "
+            f"worst held-out error after convergence {m['worst_after']:.3f}")

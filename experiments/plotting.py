@@ -457,6 +457,24 @@ def load_learning_curves(logdir, task, tag="bit_errors/eval"):
             for name in sorted(curves, key=lambda n: (order.get(n, len(order)), n))}
 
 
+def load_compared_curves(groups, task, model, tag="bit_errors/eval"):
+    """One model's runs from several log roots: ``{label: [Curve per seed]}``, in the order of ``groups``.
+
+    Args:
+        groups: ``[(label, logdir), ...]``, e.g. ``[("learned", "logs"), ("constant", "logs/memory_init/constant")]``.
+        task: task name.
+        model: model name (``"ntm"``...).
+
+    Labels whose logdir has no runs of ``model`` are left out.
+    """
+    runs = {}
+    for label, logdir in groups:
+        curves = load_learning_curves(logdir, task, tag=tag).get(model)
+        if curves:
+            runs[label] = curves
+    return runs
+
+
 def aggregate(curves):
     """Median, minimum and maximum over seeds on the union of their x values (each seed interpolated
     linearly within its own range). Returns ``(x, median, low, high, seeds_at_x)``."""

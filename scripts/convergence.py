@@ -22,13 +22,17 @@ flags.DEFINE_enum("model", None, configs.MODELS, "Only this model (default: all)
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from experiments.convergence import convergence, markdown_table
+    from experiments.convergence import convergence, markdown_table, median_line
 
     pattern = f"{FLAGS.model or '*'}/seed*"
     runs = sorted(p for p in (Path(FLAGS.logdir) / FLAGS.task).glob(pattern) if (p / "config.json").exists())
     if not runs:
         raise app.UsageError(f"no runs under {Path(FLAGS.logdir) / FLAGS.task}/{pattern}")
-    print(markdown_table([convergence(run) for run in runs]))
+    summaries = [convergence(run) for run in runs]
+    print(markdown_table(summaries))
+    print()
+    for model in sorted({run.parent.name for run in runs}):
+        print(f"{model}: " + median_line([s for s, run in zip(summaries, runs) if run.parent.name == model]))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ Reads <logdir>/<task>/<model>/seed<k>/events.out.tfevents.* and writes <output_d
 bit errors per sequence on the held-out batch against training sequences seen, one colour per model, the median
 over seeds as a line and the min-max spread over seeds shaded. --metric draws another scalar instead (the file
 name then ends in _<metric>).
+
+    python scripts/plot_curves.py --task=copy --model=ntm --output_name=copy_memory_init \
+        --compare=learned=logs,constant=logs/memory_init/constant,random=logs/memory_init/random
+
+draws one curve per labelled log root instead (runs of --model only), e.g. to compare memory initialisations.
 """
 
 import os
@@ -29,6 +34,10 @@ flags.DEFINE_string("logdir", "logs", "Root of the run directories (as given to 
 flags.DEFINE_enum("task", "copy", configs.TASK_NAMES, "Task whose runs to draw.")
 flags.DEFINE_string("output_dir", "img", "Where the figure goes.")
 flags.DEFINE_enum("metric", "bit_errors/eval", list(METRICS), "Scalar to draw.")
+flags.DEFINE_list("compare", None, "label=logdir pairs: one curve per label from the --model runs under that "
+                  "logdir, instead of one curve per model.")
+flags.DEFINE_enum("model", "ntm", configs.MODELS, "Model whose runs --compare draws.")
+flags.DEFINE_string("output_name", None, "File name without .png (default <task>_learning_curves[_<metric>]).")
 flags.DEFINE_enum("yscale", "auto", ["auto", "linear", "log"], "y axis: log (symmetric-log where values reach 0), "
                   "linear, or auto (log when the values span more than 1.5 decades).")
 
@@ -36,6 +45,8 @@ flags.DEFINE_enum("yscale", "auto", ["auto", "linear", "log"], "y axis: log (sym
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.compare:
+        return compare_main()
     task_dir = os.path.join(FLAGS.logdir, FLAGS.task)
     if not os.path.isdir(task_dir):
         raise app.UsageError(f"no runs found: {task_dir} does not exist (train with scripts/train.py "
@@ -48,9 +59,37 @@ def main(argv):
     if not runs:
         raise app.UsageError(f"no runs found: no {os.path.join(task_dir, '<model>', 'seed<k>')} directory has "
                              f"event files with {FLAGS.metric!r} scalars")
-    suffix = "" if FLAGS.metric == "bit_errors/eval" else "_" + FLAGS.metric.replace("/", "_")
-    output = os.path.join(FLAGS.output_dir, f"{FLAGS.task}_learning_curves{suffix}.png")
     title = f"{FLAGS.task.replace('_', ' ')}: learning curves"
+    return draw(plotting, runs, title)
+
+
+def output_path():
+    suffix = "" if FLAGS.metric == "bit_errors/eval" else "_" + FLAGS.metric.replace("/", "_")
+    name = FLAGS.output_name or f"{FLAGS.task}_learning_curves{suffix}"
+    return os.path.join(FLAGS.output_dir, name + ".png")
+
+
+def compare_main():
+    groups = []
+    for item in FLAGS.compare:
+        label, _, logdir = item.partition("=")
+        if not label or not logdir:
+            raise app.UsageError(f"--compare takes label=logdir pairs; got {item!r}")
+        groups.append((label, logdir))
+    from experiments import plotting
+
+    logging.set_verbosity(logging.ERROR)
+    runs = plotting.load_compared_curves(groups, FLAGS.task, FLAGS.model, tag=FLAGS.metric)
+    if not runs:
+        raise app.UsageError(f"no {FLAGS.model} runs on {FLAGS.task} with {FLAGS.metric!r} under any of "
+                             f"{', '.join(logdir for _, logdir in groups)}")
+    labels = " vs ".join(runs)
+    title = f"{FLAGS.task.replace('_', ' ')}: {plotting.model_label(FLAGS.model)}, {labels}"
+    return draw(plotting, runs, title)
+
+
+def draw(plotting, runs, title):
+    output = output_path()
     plotting.plot_learning_curves(runs, title=title, ylabel=METRICS[FLAGS.metric], yscale=FLAGS.yscale, path=output)
     for name, curves in runs.items():
         finals = ", ".join(f"seed {c.seed}: {c.values[-1]:.3f} after {c.sequences[-1]:,.0f}" for c in curves)

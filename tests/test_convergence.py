@@ -7,7 +7,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from experiments.convergence import convergence
+from experiments.convergence import convergence, median_convergence
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +37,20 @@ def test_a_run_that_never_converges_says_so(tmp_path):
     assert convergence(tmp_path / "run")["converged_step"] is None
 
 
+def summary(sequences, worst=0.0):
+    converged = sequences is not None
+    return {"converged_step": 1 if converged else None, "converged_sequences": sequences,
+            "converged_seconds": sequences / 100 if converged else None, "worst_after": worst if converged else None}
+
+
+def test_median_counts_runs_that_never_converged_as_slowest():
+    m = median_convergence([summary(300, 0.5), summary(None), summary(100, 2.0)])
+    assert (m["runs"], m["converged"], m["median_sequences"], m["median_seconds"]) == (3, 2, 300, 3.0)
+    assert m["worst_after"] == 2.0
+    assert median_convergence([summary(100), summary(None)])["median_sequences"] is None
+    assert median_convergence([summary(100), summary(300)])["median_sequences"] == 200
+
+
 def test_script_prints_a_row_per_run(tmp_path):
     fake_run(tmp_path / "copy" / "ntm" / "seed0", [1.0, 0.0])
     fake_run(tmp_path / "copy" / "lstm" / "seed0", [9.0])
@@ -48,3 +62,5 @@ def test_script_prints_a_row_per_run(tmp_path):
     assert "not converged" in result.stdout  # the LSTM run
     assert "| 640 |" in result.stdout  # the NTM run: converged at step 20 of batch 32
     assert result.stdout.count(f"{tmp_path}/copy/") == 2
+    assert "lstm: 0 of 1 runs converged; median: not converged" in result.stdout
+    assert "ntm: 1 of 1 runs converged; median 640 sequences" in result.stdout

@@ -236,6 +236,17 @@ def test_learning_curves_from_event_files(tmp_path):
     assert labels == ["NTM (median of 2 seeds)", "LSTM (median of 2 seeds)"]
 
 
+def test_compared_curves_take_one_model_from_each_logdir(tmp_path):
+    write_fake_runs(tmp_path / "a")
+    write_fake_runs(tmp_path / "b")
+    groups = [("constant", tmp_path / "b"), ("learned", tmp_path / "a"), ("random", tmp_path / "empty")]
+    runs = plotting.load_compared_curves(groups, "copy", "lstm")
+    assert list(runs) == ["constant", "learned"]  # the order given; a root without runs is left out
+    assert all(curve.run_dir.parent.name == "lstm" for curves in runs.values() for curve in curves)
+    labels = [line.get_label() for line in plotting.plot_learning_curves(runs).axes[0].get_lines()]
+    assert labels == ["constant (median of 2 seeds)", "learned (median of 2 seeds)"]
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Scripts
 # ----------------------------------------------------------------------------------------------------------------
@@ -271,6 +282,10 @@ def test_plot_curves_py_end_to_end(tmp_path):
                         f"--output_dir={tmp_path / 'img'}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "img" / "copy_learning_curves.png").stat().st_size > 0
+    result = run_script("plot_curves.py", f"--compare=one={tmp_path / 'logs'},two={tmp_path / 'logs'}",
+                        "--task=copy", "--output_name=compared", f"--output_dir={tmp_path / 'img'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "img" / "compared.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize(
@@ -278,6 +293,7 @@ def test_plot_curves_py_end_to_end(tmp_path):
     [
         ("plot_curves.py", ["--logdir={tmp}", "--task=copy"], "no runs found"),
         ("plot_curves.py", ["--task=sorting"], "--task=sorting: value should be one of"),
+        ("plot_curves.py", ["--compare={tmp}"], "--compare takes label=logdir pairs"),
         ("evaluate.py", [], "Exactly one of (model_path, run_dir)"),
         ("evaluate.py", ["--run_dir={tmp}/nothing"], "no such file or directory"),
         ("evaluate.py", ["--run_dir={tmp}", "--sequences=0"], "--sequences=0"),
