@@ -91,6 +91,7 @@ NTM_KWARGS = dict(
     shift_range=1,
     controller="lstm",
     memory_init="learned",
+    initial_weighting="focused",
     clip_value=20.0,
 )
 

@@ -1,21 +1,10 @@
 """``DNCCell``: the Differentiable Neural Computer (Graves et al. 2016) as a Keras 3 RNN cell."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from ntm_cell import addressing, dnc_addressing
-from ntm_cell.initial_state import (
-    MEMORY_INITS,
-    add_memory_weight,
-    check_choice,
-    check_clip_value,
-    check_int,
-    check_step_input_shape,
-    initial_memory,
-    tile_batch,
-)
-from ntm_cell.ntm import CONTROLLERS, clip
+from ntm_cell.memory_cell import MemoryCell, clip, split_heads
 
 
 def oneplus(x):
@@ -24,7 +13,7 @@ def oneplus(x):
 
 
 @keras.saving.register_keras_serializable(package="ntm_cell")
-class DNCCell(keras.layers.Layer):
+class DNCCell(MemoryCell):
     """A Differentiable Neural Computer step, for use inside ``keras.layers.RNN``.
 
     Graves et al. (2016), "Hybrid computing using a neural network with dynamic external
@@ -129,81 +118,24 @@ class DNCCell(keras.layers.Layer):
         output_units=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        check_int("controller_units", controller_units, 1)
-        check_int("memory_size", memory_size, 1)
-        check_int("memory_width", memory_width, 1)
-        check_int("read_heads", read_heads, 1)
-        check_int("write_heads", write_heads, 1)
-        check_choice("controller", controller, CONTROLLERS)
-        check_choice("memory_init", memory_init, MEMORY_INITS)
-        check_clip_value(clip_value)
-        if output_units is not None:
-            check_int("output_units", output_units, 1)
-        self.controller_units = controller_units
-        self.memory_size = memory_size
-        self.memory_width = memory_width
-        self.read_heads = read_heads
-        self.write_heads = write_heads
-        self.controller = controller
-        self.memory_init = memory_init
-        self.clip_value = None if clip_value is None else float(clip_value)
-        self.output_units = output_units
-
+        super().__init__(
+            controller_units, memory_size, memory_width, read_heads, write_heads,
+            controller, memory_init, clip_value, output_units, **kwargs,
+        )
         # Per read head: key (M), strength, free gate, read modes (2W + 1).
         self._read_params = memory_width + 2 + self.num_read_modes
         # Per write head: key (M), strength, erase (M), write vector (M), two gates.
         self._write_params = 3 * memory_width + 3
         self._interface_size = read_heads * self._read_params + write_heads * self._write_params
-
-        if controller == "lstm":
-            self.controller_layer = keras.layers.LSTMCell(
-                controller_units, unit_forget_bias=True, name="controller"
-            )
-        else:
-            self.controller_layer = keras.layers.Dense(
-                controller_units, activation="tanh", name="controller"
-            )
-        self.interface_layer = keras.layers.Dense(self._interface_size, name="interface")
-        self.output_layer = (
-            keras.layers.Dense(output_units, name="output_projection")
-            if output_units is not None
-            else None
-        )
+        self._add_sublayers(self._interface_size)
 
         n, m, r, w = memory_size, memory_width, read_heads, write_heads
-        self.output_size = output_units if output_units is not None else controller_units + r * m
-        controller_state = [controller_units, controller_units] if controller == "lstm" else []
-        self.state_size = (
-            [self.output_size] + controller_state + [n * m, n, w * n * n, w * n, r * n, w * n, r * m]
-        )
+        self.state_size = self._flat_state_size([n * m, n, w * n * n, w * n, r * n, w * n, r * m])
 
     @property
     def num_read_modes(self):
         """``2 * write_heads + 1``: a backward and a forward mode per write head, and content."""
         return 2 * self.write_heads + 1
-
-    @property
-    def _num_controller_states(self):
-        return 2 if self.controller == "lstm" else 0
-
-    def build(self, input_shape):
-        input_size = check_step_input_shape(type(self).__name__, input_shape)
-        batch = input_shape[0]
-        reads_size = self.read_heads * self.memory_width
-        self.controller_layer.build((batch, input_size + reads_size))
-        self.interface_layer.build((batch, self.controller_units))
-        if self.output_layer is not None:
-            self.output_layer.build((batch, self.controller_units + reads_size))
-        self.initial_memory_weight = add_memory_weight(
-            self, self.memory_init, self.memory_size, self.memory_width
-        )
-        self.initial_read_weight = self.add_weight(
-            name="initial_read_vectors",
-            shape=(self.read_heads, self.memory_width),
-            initializer=keras.initializers.RandomNormal(stddev=0.5),
-        )
-        self.built = True
 
     # ------------------------------------------------------------------ state
     def get_initial_state(self, batch_size=None):
@@ -211,25 +143,19 @@ class DNCCell(keras.layers.Layer):
 
         ``batch_size`` may be a Python int or a scalar tensor (dynamic batch).
         """
-        dtype = self.compute_dtype
         n, r, w = self.memory_size, self.read_heads, self.write_heads
 
         def zeros(width):
-            return ops.zeros((batch_size, width), dtype=dtype)
+            return ops.zeros((batch_size, width), dtype=self.compute_dtype)
 
-        memory = initial_memory(
-            self.initial_memory_weight, self.memory_size, self.memory_width, dtype
-        )
-        reads = ops.tanh(self.initial_read_weight)
-        controller_state = [zeros(self.controller_units) for _ in range(self._num_controller_states)]
-        return [zeros(self.output_size)] + controller_state + [
-            tile_batch(ops.cast(memory, dtype), batch_size),
+        return self._initial_output_and_controller_state(batch_size) + [
+            self._tiled_initial_memory(batch_size),
             zeros(n),  # usage
             zeros(w * n * n),  # link matrices
             zeros(w * n),  # precedence
             zeros(r * n),  # read weightings
             zeros(w * n),  # write weightings
-            tile_batch(ops.cast(reads, dtype), batch_size),
+            self._tiled_initial_read_vectors(batch_size),
         ]
 
     def unpack_state(self, states):
@@ -243,11 +169,11 @@ class DNCCell(keras.layers.Layer):
             ``write_weights`` ``[B, W, N]`` and ``read_vectors`` ``[B, R, M]``.
         """
         n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
-        k = 1 + self._num_controller_states
-        memory, usage, link, precedence, read_weights, write_weights, reads = states[k:]
+        output, controller_state, memory_state = self._split_state(states)
+        memory, usage, link, precedence, read_weights, write_weights, reads = memory_state
         return {
-            "output": states[0],
-            "controller": list(states[1:k]),
+            "output": output,
+            "controller": controller_state,
             "memory": ops.reshape(memory, (-1, n, m)),
             "usage": usage,
             "link": ops.reshape(link, (-1, w, n, n)),
@@ -258,14 +184,6 @@ class DNCCell(keras.layers.Layer):
         }
 
     # ------------------------------------------------------------------ step
-    def _run_controller(self, controller_input, controller_state, training):
-        if self.controller == "lstm":
-            h, new_state = self.controller_layer(
-                controller_input, controller_state, training=training
-            )
-            return h, list(new_state)
-        return self.controller_layer(controller_input), []
-
     def _interface(self, h):
         """Controller output ``[B, C]`` -> dict of activated interface values.
 
@@ -273,10 +191,10 @@ class DNCCell(keras.layers.Layer):
         strengths keep a trailing axis of 1.
         """
         m = self.memory_width
-        interface = clip(self.interface_layer(h), self.clip_value)
-        split = self.read_heads * self._read_params
-        per_read = ops.reshape(interface[:, :split], (-1, self.read_heads, self._read_params))
-        per_write = ops.reshape(interface[:, split:], (-1, self.write_heads, self._write_params))
+        per_read, per_write = split_heads(
+            clip(self.interface_layer(h), self.clip_value),
+            [(self.read_heads, self._read_params), (self.write_heads, self._write_params)],
+        )
         return {
             "read_keys": per_read[:, :, :m],
             "read_strengths": oneplus(per_read[:, :, m : m + 1]),
@@ -303,9 +221,8 @@ class DNCCell(keras.layers.Layer):
         """
         state = self.unpack_state(states)
         n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
-        previous_reads = ops.reshape(state["read_vectors"], (-1, r * m))
         h, controller_state = self._run_controller(
-            ops.concatenate([inputs, previous_reads], axis=-1), state["controller"], training
+            inputs, state["read_vectors"], state["controller"], training
         )
         interface = self._interface(h)
 
@@ -337,10 +254,7 @@ class DNCCell(keras.layers.Layer):
         )
         read_vectors = addressing.read(memory, read_weights)
 
-        flat_reads = ops.reshape(read_vectors, (-1, r * m))
-        output = ops.concatenate([h, flat_reads], axis=-1)
-        if self.output_layer is not None:
-            output = clip(self.output_layer(output), self.clip_value)
+        output, flat_reads = self._cell_output(h, read_vectors)
         new_states = [output] + controller_state + [
             ops.reshape(memory, (-1, n * m)),
             usage,
@@ -365,55 +279,3 @@ class DNCCell(keras.layers.Layer):
             "memory": memory,
         }
         return output, new_states, details
-
-    def call(self, inputs, states, training=None):
-        output, new_states, _ = self.step(inputs, states, training=training)
-        return output, new_states
-
-    def trace(self, inputs, initial_state=None):
-        """Run the cell over whole sequences and record what every head did.
-
-        This reads the trained weights and changes nothing: use it on a trained model's
-        cell, e.g. ``model.get_layer("dnc").cell.trace(x)``. It runs eagerly, one step at
-        a time, so it is meant for inspection and plots, not for training.
-
-        Args:
-            inputs: ``[B, T, input_size]`` array or tensor (what the RNN layer receives).
-            initial_state: optional state list; default :meth:`get_initial_state`.
-
-        Returns:
-            dict of NumPy arrays with a time axis after the batch axis: ``outputs``
-            ``[B, T, output_size]`` and every entry of :meth:`step`'s ``details``, e.g.
-            ``read_weights`` ``[B, T, R, N]``, ``write_weights`` ``[B, T, W, N]``,
-            ``usage`` ``[B, T, N]``, ``read_modes`` ``[B, T, R, 2 W + 1]``.
-        """
-        inputs = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
-        if len(inputs.shape) != 3:
-            raise ValueError(
-                f"`inputs` of trace() must have shape [batch, time, features]; got {inputs.shape}"
-            )
-        if not self.built:
-            self.build((inputs.shape[0], inputs.shape[2]))
-        states = initial_state or self.get_initial_state(batch_size=inputs.shape[0])
-        records = {}
-        for t in range(inputs.shape[1]):
-            output, states, details = self.step(inputs[:, t], states)
-            details = dict(details, outputs=output)
-            for key, value in details.items():
-                records.setdefault(key, []).append(ops.convert_to_numpy(value))
-        return {key: np.stack(values, axis=1) for key, values in records.items()}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            controller_units=self.controller_units,
-            memory_size=self.memory_size,
-            memory_width=self.memory_width,
-            read_heads=self.read_heads,
-            write_heads=self.write_heads,
-            controller=self.controller,
-            memory_init=self.memory_init,
-            clip_value=self.clip_value,
-            output_units=self.output_units,
-        )
-        return config

@@ -5,27 +5,26 @@ import numpy as np
 from keras import ops
 
 from ntm_cell import addressing
-from ntm_cell.initial_state import (
-    MEMORY_INITS,
-    add_memory_weight,
-    check_choice,
-    check_clip_value,
-    check_int,
-    check_step_input_shape,
-    initial_memory,
-    tile_batch,
-)
-
-CONTROLLERS = ("lstm", "dense")
+from ntm_cell.initial_state import check_choice, check_int, tile_batch
+# CONTROLLERS and clip lived here first; they stay importable from ntm_cell.ntm.
+from ntm_cell.memory_cell import CONTROLLERS, MemoryCell, clip, split_heads  # noqa: F401
 
 
-def clip(x, clip_value):
-    """Clip to ``[-clip_value, clip_value]``; ``clip_value=None`` leaves ``x`` unchanged."""
-    return x if clip_value is None else ops.clip(x, -clip_value, clip_value)
+INITIAL_WEIGHTINGS = ("focused", "uniform")
+
+#: Weight on row 0 of a "focused" initial weighting is e^F / (e^F + N - 1) with F = log(N) + FOCUS.
+FOCUS = 4.0
+
+
+def focused_logits(shape, dtype=None):
+    """Initial weighting logits ``[heads, N]`` whose softmax puts ``N e^4 / (N e^4 + N - 1) > 0.98`` on row 0."""
+    heads, rows = shape
+    peak = ops.full((heads, 1), float(np.log(rows)) + FOCUS, dtype=dtype)
+    return ops.concatenate([peak, ops.zeros((heads, rows - 1), dtype=dtype)], axis=1)
 
 
 @keras.saving.register_keras_serializable(package="ntm_cell")
-class NTMCell(keras.layers.Layer):
+class NTMCell(MemoryCell):
     """A Neural Turing Machine step, for use inside ``keras.layers.RNN``.
 
     One step, with ``R`` read heads, ``W`` write heads, ``N x M`` memory:
@@ -51,6 +50,11 @@ class NTMCell(keras.layers.Layer):
     head weightings ``softmax(learned)`` are always trainable weights; the initial
     memory follows ``memory_init`` (see :mod:`ntm_cell.initial_state`): ``"learned"``
     (trainable), ``"constant"`` (1e-6, frozen) or ``"random"`` (drawn once, frozen).
+    ``initial_weighting`` sets where the learned head weightings start: ``"focused"``
+    (default) puts about 0.98 of every head's weight on row 0, ``"uniform"`` spreads it
+    evenly. A uniform weighting is a fixed point of shifting and sharpening (both leave
+    it uniform and get no gradient from it), so location-based addressing starts with
+    nothing to learn from. The README compares the two on the copy task.
 
     State layout: a flat list of rank-2 tensors (flat so that ``return_state=True``
     works in functional models):
@@ -90,6 +94,8 @@ class NTMCell(keras.layers.Layer):
         controller: ``"lstm"`` or ``"dense"`` (feed-forward, tanh).
         memory_init: ``"learned"``, ``"constant"`` or ``"random"``.
         clip_value: interface and output values are clipped to this (``None``: no clip).
+        initial_weighting: ``"focused"`` or ``"uniform"``: the starting value of the learned
+            initial head weightings.
         output_units: ``None`` or the width of a clipped linear output layer.
         **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
 
@@ -113,95 +119,43 @@ class NTMCell(keras.layers.Layer):
         memory_init="learned",
         clip_value=20.0,
         output_units=None,
+        initial_weighting="focused",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        check_int("controller_units", controller_units, 1)
-        check_int("memory_size", memory_size, 1)
-        check_int("memory_width", memory_width, 1)
-        check_int("read_heads", read_heads, 1)
-        check_int("write_heads", write_heads, 1)
+        super().__init__(
+            controller_units, memory_size, memory_width, read_heads, write_heads,
+            controller, memory_init, clip_value, output_units, **kwargs,
+        )
         check_int("shift_range", shift_range, 0)
-        check_choice("controller", controller, CONTROLLERS)
-        check_choice("memory_init", memory_init, MEMORY_INITS)
-        check_clip_value(clip_value)
-        if output_units is not None:
-            check_int("output_units", output_units, 1)
         if 2 * shift_range + 1 > memory_size:
             raise ValueError(
                 f"`shift_range` {shift_range} allows {2 * shift_range + 1} shifts, more than "
                 f"`memory_size` {memory_size} rows"
             )
-        self.controller_units = controller_units
-        self.memory_size = memory_size
-        self.memory_width = memory_width
-        self.read_heads = read_heads
-        self.write_heads = write_heads
         self.shift_range = shift_range
-        self.controller = controller
-        self.memory_init = memory_init
-        self.clip_value = None if clip_value is None else float(clip_value)
-        self.output_units = output_units
+        check_choice("initial_weighting", initial_weighting, INITIAL_WEIGHTINGS)
+        self.initial_weighting = initial_weighting
 
         heads = read_heads + write_heads
         num_shifts = 2 * shift_range + 1
         # Per head: key (M), strength, gate, shifts (S), gamma; per write head: erase, add.
         self._head_params = memory_width + num_shifts + 3
         self._interface_size = heads * self._head_params + write_heads * 2 * memory_width
-
-        if controller == "lstm":
-            self.controller_layer = keras.layers.LSTMCell(
-                controller_units, unit_forget_bias=True, name="controller"
-            )
-        else:
-            self.controller_layer = keras.layers.Dense(
-                controller_units, activation="tanh", name="controller"
-            )
-        self.interface_layer = keras.layers.Dense(self._interface_size, name="interface")
-        self.output_layer = (
-            keras.layers.Dense(output_units, name="output_projection")
-            if output_units is not None
-            else None
+        self._add_sublayers(self._interface_size)
+        self.state_size = self._flat_state_size(
+            [memory_size * memory_width, read_heads * memory_width, heads * memory_size]
         )
-
-        self.output_size = (
-            output_units
-            if output_units is not None
-            else controller_units + read_heads * memory_width
-        )
-        controller_state = [controller_units, controller_units] if controller == "lstm" else []
-        self.state_size = [self.output_size] + controller_state + [
-            memory_size * memory_width,
-            read_heads * memory_width,
-            heads * memory_size,
-        ]
-
-    @property
-    def _num_controller_states(self):
-        return 2 if self.controller == "lstm" else 0
 
     def build(self, input_shape):
-        input_size = check_step_input_shape(type(self).__name__, input_shape)
-        batch = input_shape[0]
-        reads_size = self.read_heads * self.memory_width
-        self.controller_layer.build((batch, input_size + reads_size))
-        self.interface_layer.build((batch, self.controller_units))
-        if self.output_layer is not None:
-            self.output_layer.build((batch, self.controller_units + reads_size))
-        self.initial_memory_weight = add_memory_weight(
-            self, self.memory_init, self.memory_size, self.memory_width
-        )
-        self.initial_read_weight = self.add_weight(
-            name="initial_read_vectors",
-            shape=(self.read_heads, self.memory_width),
-            initializer=keras.initializers.RandomNormal(stddev=0.5),
-        )
+        super().build(input_shape)
         self.initial_weighting_logits = self.add_weight(
             name="initial_weighting_logits",
             shape=(self.read_heads + self.write_heads, self.memory_size),
-            initializer=keras.initializers.RandomNormal(stddev=1e-3),
+            initializer=(
+                focused_logits if self.initial_weighting == "focused"
+                else keras.initializers.RandomNormal(stddev=1e-3)
+            ),
         )
-        self.built = True
 
     # ------------------------------------------------------------------ state
     def get_initial_state(self, batch_size=None):
@@ -209,21 +163,11 @@ class NTMCell(keras.layers.Layer):
 
         ``batch_size`` may be a Python int or a scalar tensor (dynamic batch).
         """
-        dtype = self.compute_dtype
-        previous_output = ops.zeros((batch_size, self.output_size), dtype=dtype)
-        controller_state = [
-            ops.zeros((batch_size, self.controller_units), dtype=dtype)
-            for _ in range(self._num_controller_states)
-        ]
-        memory = initial_memory(
-            self.initial_memory_weight, self.memory_size, self.memory_width, dtype
-        )
-        reads = ops.tanh(self.initial_read_weight)
         weights = ops.softmax(self.initial_weighting_logits, axis=-1)
-        return [previous_output] + controller_state + [
-            tile_batch(ops.cast(memory, dtype), batch_size),
-            tile_batch(ops.cast(reads, dtype), batch_size),
-            tile_batch(ops.cast(weights, dtype), batch_size),
+        return self._initial_output_and_controller_state(batch_size) + [
+            self._tiled_initial_memory(batch_size),
+            self._tiled_initial_read_vectors(batch_size),
+            tile_batch(ops.cast(weights, self.compute_dtype), batch_size),
         ]
 
     def unpack_state(self, states):
@@ -235,11 +179,10 @@ class NTMCell(keras.layers.Layer):
             ``[B, N, M]``, ``read_vectors`` ``[B, R, M]`` and ``weights``
             ``[B, R + W, N]`` (read heads first).
         """
-        n = 1 + self._num_controller_states
-        memory, reads, weights = states[n:]
+        output, controller_state, (memory, reads, weights) = self._split_state(states)
         return {
-            "output": states[0],
-            "controller": list(states[1:n]),
+            "output": output,
+            "controller": controller_state,
             "memory": ops.reshape(memory, (-1, self.memory_size, self.memory_width)),
             "read_vectors": ops.reshape(reads, (-1, self.read_heads, self.memory_width)),
             "weights": ops.reshape(
@@ -248,23 +191,15 @@ class NTMCell(keras.layers.Layer):
         }
 
     # ------------------------------------------------------------------ step
-    def _run_controller(self, controller_input, controller_state, training):
-        if self.controller == "lstm":
-            h, new_state = self.controller_layer(
-                controller_input, controller_state, training=training
-            )
-            return h, list(new_state)
-        return self.controller_layer(controller_input), []
-
     def _head_interface(self, h):
         """Controller output ``[B, C]`` -> dict of activated head parameters."""
         heads = self.read_heads + self.write_heads
         width = self.memory_width
         num_shifts = 2 * self.shift_range + 1
-        interface = clip(self.interface_layer(h), self.clip_value)
-        split = heads * self._head_params
-        per_head = ops.reshape(interface[:, :split], (-1, heads, self._head_params))
-        per_write = ops.reshape(interface[:, split:], (-1, self.write_heads, 2 * width))
+        per_head, per_write = split_heads(
+            clip(self.interface_layer(h), self.clip_value),
+            [(heads, self._head_params), (self.write_heads, 2 * width)],
+        )
         return {
             "keys": ops.tanh(per_head[:, :, :width]),
             "strengths": ops.softplus(per_head[:, :, width : width + 1]),
@@ -283,11 +218,8 @@ class NTMCell(keras.layers.Layer):
         memory after this step's writes, ``memory`` ``[B, N, M]``.
         """
         state = self.unpack_state(states)
-        heads = self.read_heads + self.write_heads
-        reads_size = self.read_heads * self.memory_width
-        previous_reads = ops.reshape(state["read_vectors"], (-1, reads_size))
         h, controller_state = self._run_controller(
-            ops.concatenate([inputs, previous_reads], axis=-1), state["controller"], training
+            inputs, state["read_vectors"], state["controller"], training
         )
         head = self._head_interface(h)
         memory = state["memory"]
@@ -305,10 +237,8 @@ class NTMCell(keras.layers.Layer):
         read_vectors = addressing.read(memory, read_weights)
         new_memory = addressing.write(memory, write_weights, head["erase"], head["add"])
 
-        flat_reads = ops.reshape(read_vectors, (-1, reads_size))
-        output = ops.concatenate([h, flat_reads], axis=-1)
-        if self.output_layer is not None:
-            output = clip(self.output_layer(output), self.clip_value)
+        output, flat_reads = self._cell_output(h, read_vectors)
+        heads = self.read_heads + self.write_heads
         new_states = [output] + controller_state + [
             ops.reshape(new_memory, (-1, self.memory_size * self.memory_width)),
             flat_reads,
@@ -324,55 +254,7 @@ class NTMCell(keras.layers.Layer):
         }
         return output, new_states, details
 
-    def call(self, inputs, states, training=None):
-        output, new_states, _ = self.step(inputs, states, training=training)
-        return output, new_states
-
-    def trace(self, inputs, initial_state=None):
-        """Run the cell over whole sequences and record what every head did.
-
-        This reads the trained weights and changes nothing: use it on a trained model's
-        cell, e.g. ``model.get_layer("ntm").cell.trace(x)``. It runs eagerly, one step at
-        a time, so it is meant for inspection and plots, not for training.
-
-        Args:
-            inputs: ``[B, T, input_size]`` array or tensor (what the RNN layer receives).
-            initial_state: optional state list; default :meth:`get_initial_state`.
-
-        Returns:
-            dict of NumPy arrays with a time axis after the batch axis: ``outputs``
-            ``[B, T, output_size]``, ``read_weights`` ``[B, T, R, N]``, ``write_weights``
-            ``[B, T, W, N]``, ``erase`` and ``add`` ``[B, T, W, M]``, ``read_vectors``
-            ``[B, T, R, M]``, ``memory`` ``[B, T, N, M]`` (after each step's writes).
-        """
-        inputs = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
-        if len(inputs.shape) != 3:
-            raise ValueError(
-                f"`inputs` of trace() must have shape [batch, time, features]; got {inputs.shape}"
-            )
-        if not self.built:
-            self.build((inputs.shape[0], inputs.shape[2]))
-        states = initial_state or self.get_initial_state(batch_size=inputs.shape[0])
-        records = {}
-        for t in range(inputs.shape[1]):
-            output, states, details = self.step(inputs[:, t], states)
-            details = dict(details, outputs=output)
-            for key, value in details.items():
-                records.setdefault(key, []).append(ops.convert_to_numpy(value))
-        return {key: np.stack(values, axis=1) for key, values in records.items()}
-
     def get_config(self):
         config = super().get_config()
-        config.update(
-            controller_units=self.controller_units,
-            memory_size=self.memory_size,
-            memory_width=self.memory_width,
-            read_heads=self.read_heads,
-            write_heads=self.write_heads,
-            shift_range=self.shift_range,
-            controller=self.controller,
-            memory_init=self.memory_init,
-            clip_value=self.clip_value,
-            output_units=self.output_units,
-        )
+        config.update(shift_range=self.shift_range, initial_weighting=self.initial_weighting)
         return config

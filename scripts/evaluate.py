@@ -10,7 +10,6 @@ repeat copy repeats 10..20 at length 10 and lengths 10..20 at 10 repeats (the fi
 beside the model's) and priority sort in their training configuration.
 """
 
-import json
 import os
 import sys
 
@@ -18,17 +17,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 
 from absl import app, flags
 
-from experiments import configs  # light: TensorFlow is imported after the flags are parsed
+from experiments import run_flags  # light: TensorFlow is imported after the flags are parsed
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_path", None, "A trained .keras model. Its task comes from a config.json beside it, "
-                    "or else from --task.")
-flags.DEFINE_string("run_dir", None, "A training run directory, <logdir>/<task>/<model>/seed<k>/ (its model.keras, "
-                    "or its newest checkpoint while training runs, and its config.json).")
-flags.mark_flags_as_mutual_exclusive(["model_path", "run_dir"], required=True)
-flags.DEFINE_enum("task", None, configs.TASK_NAMES, "Task of a --model_path that has no config.json beside it.")
-flags.DEFINE_string("task_kwargs", None, "With --task: JSON of task arguments over the paper's, e.g. "
-                    "'{\"bits\": 3}'.")
+run_flags.define_run_flags(FLAGS)  # --model_path or --run_dir, --task, --task_kwargs
+flags.adopt_module_key_flags(run_flags)  # so that --help lists them
 flags.DEFINE_string("output_dir", "img", "Where the CSV file and the figure go.")
 flags.DEFINE_integer("sequences", 1000, "Sequences per point of the sweep.", lower_bound=1)
 flags.DEFINE_integer("batch_size", 100, "Sequences per model call.", lower_bound=1)
@@ -46,21 +39,6 @@ for _name in ("lengths", "repeats", "items"):
     flags.register_validator(_name, _positive_integers, message=f"--{_name} must be a list of integers >= 1")
 
 
-def _json_object(text):
-    if text is None:
-        return True
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
-
-
-flags.register_validator("task_kwargs", _json_object, message="--task_kwargs must be a JSON object")
-flags.register_multi_flags_validator(
-    ["task_kwargs", "task"], lambda f: f["task_kwargs"] is None or f["task"] is not None,
-    message="--task_kwargs needs --task")
-
-
 def _integers(values):
     return None if values is None else [int(v) for v in values]
 
@@ -68,19 +46,10 @@ def _integers(values):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    path = FLAGS.model_path or FLAGS.run_dir
-    if not os.path.exists(path):
-        raise app.UsageError(f"--{'model_path' if FLAGS.model_path else 'run_dir'}={path}: no such file or directory")
+    run = run_flags.load_run(run_flags.given_path(FLAGS), FLAGS)
 
     from experiments import evaluation, plotting
 
-    try:
-        run = evaluation.load_run(path, task=FLAGS.task,
-                                  task_kwargs=json.loads(FLAGS.task_kwargs) if FLAGS.task_kwargs else None)
-    except FileNotFoundError as error:
-        raise app.UsageError(str(error))
-    except (ValueError, TypeError) as error:
-        raise app.UsageError(f"{path}: {error}")
     accepted = evaluation.CHOOSABLE[run.task.name]
     for name, variable in (("lengths", "length"), ("repeats", "repeats"), ("items", "items")):
         if FLAGS[name].value is not None and variable not in accepted:

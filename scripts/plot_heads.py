@@ -17,17 +17,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 
 from absl import app, flags
 
-from experiments import configs  # light: TensorFlow is imported after the flags are parsed
+from experiments import run_flags  # light: TensorFlow is imported after the flags are parsed
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_path", None, "A trained .keras model. Its task comes from a config.json beside it, "
-                    "or else from --task.")
-flags.DEFINE_string("run_dir", None, "A training run directory, <logdir>/<task>/<model>/seed<k>/ (its model.keras, "
-                    "or its newest checkpoint while training runs, and its config.json).")
-flags.mark_flags_as_mutual_exclusive(["model_path", "run_dir"], required=True)
-flags.DEFINE_enum("task", None, configs.TASK_NAMES, "Task of a --model_path that has no config.json beside it.")
-flags.DEFINE_string("task_kwargs", None, "With --task: JSON of task arguments over the paper's, e.g. "
-                    "'{\"bits\": 3}'.")
+run_flags.define_run_flags(FLAGS)  # --model_path or --run_dir, --task, --task_kwargs
+flags.adopt_module_key_flags(run_flags)  # so that --help lists them
 flags.DEFINE_string("output_dir", "img", "Where the figure goes.")
 flags.DEFINE_integer("length", None, "Sequence length of the example (copy, repeat copy, N-grams; default: the "
                      "training maximum).", lower_bound=1)
@@ -59,21 +53,6 @@ flags.register_validator("memory_rows", _valid_rows,
                          message="--memory_rows must be 'used', 'all' or START:STOP with START < STOP")
 
 
-def _json_object(text):
-    if text is None:
-        return True
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
-
-
-flags.register_validator("task_kwargs", _json_object, message="--task_kwargs must be a JSON object")
-flags.register_multi_flags_validator(
-    ["task_kwargs", "task"], lambda f: f["task_kwargs"] is None or f["task"] is not None,
-    message="--task_kwargs needs --task")
-
-
 def _memory_rows():
     match = _ROWS.match(FLAGS.memory_rows)
     return (int(match.group(1)), int(match.group(2))) if match else FLAGS.memory_rows
@@ -82,9 +61,7 @@ def _memory_rows():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    path = FLAGS.model_path or FLAGS.run_dir
-    if not os.path.exists(path):
-        raise app.UsageError(f"--{'model_path' if FLAGS.model_path else 'run_dir'}={path}: no such file or directory")
+    path = run_flags.given_path(FLAGS)
     config_path = os.path.join(path if os.path.isdir(path) else os.path.dirname(path), "config.json")
     if os.path.exists(config_path):  # refuse an LSTM before loading TensorFlow
         with open(config_path) as stream:
@@ -92,15 +69,10 @@ def main(argv):
                 raise app.UsageError(f"{path} is not an NTM or DNC: {config_path} says it is the LSTM baseline, "
                                      "which has no memory, so there are no read or write heads to plot")
 
+    run = run_flags.load_run(path, FLAGS)
+
     from experiments import evaluation, plotting
 
-    try:
-        run = evaluation.load_run(path, task=FLAGS.task,
-                                  task_kwargs=json.loads(FLAGS.task_kwargs) if FLAGS.task_kwargs else None)
-    except FileNotFoundError as error:
-        raise app.UsageError(str(error))
-    except (ValueError, TypeError) as error:
-        raise app.UsageError(f"{path}: {error}")
     try:
         evaluation.memory_cell(run.model)
     except evaluation.NoMemoryError as error:

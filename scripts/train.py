@@ -27,6 +27,8 @@ flags.DEFINE_float("learning_rate", None, "Adam learning rate (default 1e-3; 3e-
                    lower_bound=0.0)
 flags.DEFINE_float("clip_norm", None, "Global gradient-norm clip (default 50).", lower_bound=0.0)
 flags.DEFINE_enum("memory_init", None, ["learned", "constant", "random"], "Initial memory of the NTM and DNC.")
+flags.DEFINE_enum("initial_weighting", None, ["focused", "uniform"], "Where the NTM's learned initial head "
+                  "weightings start (default focused: on row 0).")
 flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM or DNC (default: 128 NTM, 16 DNC).",
                      lower_bound=1)
 flags.DEFINE_enum("curriculum", None, configs.CURRICULA, "Length curriculum (default none).")
@@ -58,6 +60,10 @@ def config_from_flags():
             if FLAGS.model == "lstm":
                 raise app.UsageError(f"--{name} applies to --model=ntm or dnc, not lstm")
             config.model_kwargs[name] = FLAGS[name].value
+    if FLAGS.initial_weighting is not None:
+        if FLAGS.model != "ntm":
+            raise app.UsageError("--initial_weighting applies to --model=ntm only")
+        config.model_kwargs["initial_weighting"] = FLAGS.initial_weighting
     return config
 
 

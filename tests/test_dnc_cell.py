@@ -3,33 +3,22 @@
 Written with Keras APIs only (except the one gradient test, which uses TensorFlow).
 """
 
+import functools
+
+import helpers
 import keras
 import numpy as np
 import pytest
+from helpers import COPY_BITS, INPUT_SIZE, np_, tiny_copy_data
 from keras import ops
 
 from ntm_cell import DNCCell
 
-INPUT_SIZE = 5
 SMALL = dict(controller_units=8, memory_size=6, memory_width=4, read_heads=2, output_units=3)
-
-
-def small_cell(**overrides):
-    return DNCCell(**{**SMALL, **overrides})
-
-
-def sequences(batch=3, time=6, seed=0):
-    return np.random.default_rng(seed).random((batch, time, INPUT_SIZE)).astype("float32")
-
-
-def sequence_model(cell, **rnn_kwargs):
-    inputs = keras.Input((None, INPUT_SIZE))
-    outputs = keras.layers.RNN(cell, return_sequences=True, name="dnc", **rnn_kwargs)(inputs)
-    return keras.Model(inputs, outputs)
-
-
-def np_(x):
-    return ops.convert_to_numpy(x)
+# small_cell(**overrides), sequences(batch=3, time=6, seed=0), sequence_model(cell, **rnn_kwargs) (RNN layer "dnc")
+small_cell = functools.partial(DNCCell, **SMALL)
+sequences = functools.partial(helpers.random_sequences, batch=3, time=6)
+sequence_model = functools.partial(helpers.sequence_model, name="dnc")
 
 
 # ---------------------------------------------------------------- the cell contract
@@ -114,28 +103,12 @@ def test_dynamic_batch_size():
 
 
 def test_return_state_in_functional_model_matches_trace():
-    cell = small_cell()
-    inputs = keras.Input((None, INPUT_SIZE))
-    outputs = keras.layers.RNN(cell, return_sequences=True, return_state=True)(inputs)
-    model = keras.Model(inputs, outputs)
-    x = sequences()
-    results = model(x)
-    assert len(results) == 1 + len(cell.state_size)
-    for state, size in zip(results[1:], cell.state_size):
-        assert tuple(state.shape) == (3, size)
-    trace = cell.trace(x)
-    np.testing.assert_allclose(np_(results[0]), trace["outputs"], atol=1e-5)
-    final = cell.unpack_state(results[1:])
-    np.testing.assert_allclose(np_(final["output"]), trace["outputs"][:, -1], atol=1e-5)
-    for name in ("memory", "read_weights", "write_weights", "read_vectors"):
-        np.testing.assert_allclose(np_(final[name]), trace[name][:, -1], atol=1e-5, err_msg=name)
+    state_names = ["memory", "read_weights", "write_weights", "read_vectors"]
+    helpers.assert_return_state_matches_trace(small_cell(), sequences(), state_names)
 
 
 def test_masked_tail_leaves_final_state_of_unmasked_prefix():
-    cell = small_cell()
-    inputs = keras.Input((None, INPUT_SIZE))
-    masked = keras.layers.Masking(mask_value=0.0)(inputs)
-    model = keras.Model(inputs, keras.layers.RNN(cell, return_state=True)(masked))
+    model = helpers.masked_final_state_model(small_cell())
     x = sequences(batch=2, time=7) + 0.1
     lengths = (3, 5)
     padded = x.copy()
@@ -225,30 +198,14 @@ def test_gradients_reach_learned_initial_memory_and_read_vectors():
         assert np.all(np.isfinite(gradient)) and np.abs(gradient).max() > 0, variable.path
 
 
-BITS, MAX_LENGTH, BATCH, STEPS = 3, 3, 32, 300
-TIME = 2 * MAX_LENGTH + 1
-
-
-def tiny_copy_data(rng, count):
-    """Inputs [count, 7, 4] (3 data bits + delimiter), targets [count, 7, 3], loss mask [count, 7]."""
-    inputs = np.zeros((count, TIME, BITS + 1), "float32")
-    targets = np.zeros((count, TIME, BITS), "float32")
-    mask = np.zeros((count, TIME), "float32")
-    for b in range(count):
-        length = rng.integers(1, MAX_LENGTH + 1)
-        bits = rng.integers(0, 2, (length, BITS)).astype("float32")
-        inputs[b, :length, :BITS] = bits
-        inputs[b, length, BITS] = 1.0
-        targets[b, length + 1 : 2 * length + 1] = bits
-        mask[b, length + 1 : 2 * length + 1] = 1.0
-    return inputs, targets, mask
+BATCH, STEPS = 32, 300
 
 
 def test_tiny_dnc_learns_to_copy():
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    cell = DNCCell(controller_units=32, memory_size=8, memory_width=6, read_heads=1, output_units=BITS)
-    model = keras.Sequential([keras.Input((None, BITS + 1)), keras.layers.RNN(cell, return_sequences=True)])
+    cell = DNCCell(controller_units=32, memory_size=8, memory_width=6, read_heads=1, output_units=COPY_BITS)
+    model = keras.Sequential([keras.Input((None, COPY_BITS + 1)), keras.layers.RNN(cell, return_sequences=True)])
     bit_loss = keras.losses.BinaryCrossentropy(from_logits=True)
     model.compile(
         optimizer=keras.optimizers.Adam(3e-3),

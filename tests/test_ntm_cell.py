@@ -4,33 +4,22 @@ Written with Keras APIs only, so ``test_jax_backend.py`` runs this same module u
 ``KERAS_BACKEND=jax``.
 """
 
+import functools
+
+import helpers
 import keras
 import numpy as np
 import pytest
+from helpers import INPUT_SIZE, np_
 from keras import ops
 
 from ntm_cell import NTMCell, addressing
 
-INPUT_SIZE = 5
 SMALL = dict(controller_units=8, memory_size=6, memory_width=4, output_units=3)
-
-
-def small_cell(**overrides):
-    return NTMCell(**{**SMALL, **overrides})
-
-
-def sequences(batch=3, time=7, seed=0):
-    return np.random.default_rng(seed).random((batch, time, INPUT_SIZE)).astype("float32")
-
-
-def sequence_model(cell, **rnn_kwargs):
-    inputs = keras.Input((None, INPUT_SIZE))
-    outputs = keras.layers.RNN(cell, return_sequences=True, name="ntm", **rnn_kwargs)(inputs)
-    return keras.Model(inputs, outputs)
-
-
-def np_(x):
-    return ops.convert_to_numpy(x)
+# small_cell(**overrides), sequences(batch=3, time=7, seed=0), sequence_model(cell, **rnn_kwargs) (RNN layer "ntm")
+small_cell = functools.partial(NTMCell, **SMALL)
+sequences = functools.partial(helpers.random_sequences, batch=3, time=7)
+sequence_model = functools.partial(helpers.sequence_model, name="ntm")
 
 
 def test_rnn_eager_output_and_state_sizes():
@@ -92,28 +81,11 @@ def test_dynamic_batch_size():
 
 
 def test_return_state_in_functional_model_matches_trace():
-    cell = small_cell()
-    inputs = keras.Input((None, INPUT_SIZE))
-    outputs = keras.layers.RNN(cell, return_sequences=True, return_state=True)(inputs)
-    model = keras.Model(inputs, outputs)
-    x = sequences()
-    results = model(x)
-    assert len(results) == 1 + len(cell.state_size)
-    for state, size in zip(results[1:], cell.state_size):
-        assert tuple(state.shape) == (3, size)
-    trace = cell.trace(x)
-    np.testing.assert_allclose(np_(results[0]), trace["outputs"], atol=1e-5)
-    final = cell.unpack_state(results[1:])
-    np.testing.assert_allclose(np_(final["output"]), trace["outputs"][:, -1], atol=1e-5)
-    np.testing.assert_allclose(np_(final["memory"]), trace["memory"][:, -1], atol=1e-5)
-    np.testing.assert_allclose(np_(final["read_vectors"]), trace["read_vectors"][:, -1], atol=1e-5)
+    helpers.assert_return_state_matches_trace(small_cell(), sequences(), ["memory", "read_vectors"])
 
 
 def test_masked_tail_leaves_final_state_of_unmasked_prefix():
-    cell = small_cell()
-    inputs = keras.Input((None, INPUT_SIZE))
-    masked = keras.layers.Masking(mask_value=0.0)(inputs)
-    model = keras.Model(inputs, keras.layers.RNN(cell, return_state=True)(masked))
+    model = helpers.masked_final_state_model(small_cell())
     x = sequences(batch=2, time=7) + 0.1
     padded = x.copy()
     padded[:, 4:] = 0.0  # the last three steps are masked
@@ -168,6 +140,7 @@ def test_bidirectional():
         {},
         {"memory_init": "constant", "controller": "dense"},
         {"memory_init": "random", "read_heads": 2, "write_heads": 2, "shift_range": 2, "output_units": None},
+        {"initial_weighting": "uniform"},
     ],
 )
 def test_keras_save_and_load_without_custom_objects(tmp_path, options):
@@ -181,9 +154,25 @@ def test_keras_save_and_load_without_custom_objects(tmp_path, options):
     assert loaded.get_layer("ntm").cell.get_config() == model.get_layer("ntm").cell.get_config()
 
 
+def test_initial_weighting_starts_focused_on_row_zero_or_uniform():
+    focused = small_cell(read_heads=2, write_heads=1)
+    sequence_model(focused)
+    weights = np_(focused.unpack_state(focused.get_initial_state(batch_size=3))["weights"])
+    assert weights.shape == (3, 3, focused.memory_size)
+    rows = focused.memory_size
+    np.testing.assert_allclose(weights[:, :, 0], rows * np.e**4 / (rows * np.e**4 + rows - 1), rtol=1e-5)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+    uniform = small_cell(initial_weighting="uniform")
+    sequence_model(uniform)
+    weights = np_(uniform.unpack_state(uniform.get_initial_state(batch_size=1))["weights"])
+    np.testing.assert_allclose(weights, 1.0 / uniform.memory_size, rtol=1e-2)
+
+
 def test_get_config_from_config_round_trip():
-    cell = small_cell(read_heads=2, write_heads=3, shift_range=2, controller="dense", memory_init="random", clip_value=5.0)
+    cell = small_cell(read_heads=2, write_heads=3, shift_range=2, controller="dense", memory_init="random", clip_value=5.0,
+                      initial_weighting="uniform")
     config = cell.get_config()
+    assert config["initial_weighting"] == "uniform"
     clone = NTMCell.from_config(config)
     assert clone.get_config() == config
     layer, clone_layer = keras.layers.RNN(cell), keras.layers.RNN(clone)
@@ -204,6 +193,7 @@ def test_get_config_from_config_round_trip():
         ("controller_units", 0),
         ("controller", "gru"),
         ("memory_init", "zeros"),
+        ("initial_weighting", "random"),
         ("shift_range", -1),
         ("clip_value", -1.0),
         ("output_units", 0),

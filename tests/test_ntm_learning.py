@@ -2,33 +2,23 @@
 
 import keras
 import numpy as np
+from helpers import COPY_BITS, COPY_TIME, tiny_copy_data
 
 from ntm_cell import NTMCell
 
-BITS, MAX_LENGTH, BATCH = 3, 3, 32
-TIME = 2 * MAX_LENGTH + 1
+BATCH = 32
 
 
 def tiny_copy_batch(rng):
-    """Inputs [B, 7, 4] (3 data bits + delimiter), targets [B, 7, 3], mask [B, 7]."""
-    inputs = np.zeros((BATCH, TIME, BITS + 1), "float32")
-    targets = np.zeros((BATCH, TIME, BITS), "float32")
-    mask = np.zeros((BATCH, TIME), "float32")
-    for b in range(BATCH):
-        length = rng.integers(1, MAX_LENGTH + 1)
-        seq = rng.integers(0, 2, (length, BITS)).astype("float32")
-        inputs[b, :length, :BITS] = seq
-        inputs[b, length, BITS] = 1.0
-        targets[b, length + 1 : 2 * length + 1] = seq
-        mask[b, length + 1 : 2 * length + 1] = 1.0
-    return inputs, targets, mask
+    """One batch of :func:`helpers.tiny_copy_data`: inputs [B, 7, 4], targets [B, 7, 3], mask [B, 7]."""
+    return tiny_copy_data(rng, BATCH)
 
 
 def test_tiny_copy_loss_falls_well_below_chance():
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    cell = NTMCell(controller_units=32, memory_size=8, memory_width=6, output_units=BITS)
-    model = keras.Sequential([keras.Input((TIME, BITS + 1)), keras.layers.RNN(cell, return_sequences=True)])
+    cell = NTMCell(controller_units=32, memory_size=8, memory_width=6, output_units=COPY_BITS)
+    model = keras.Sequential([keras.Input((COPY_TIME, COPY_BITS + 1)), keras.layers.RNN(cell, return_sequences=True)])
     model.compile(
         optimizer=keras.optimizers.Adam(1e-2, global_clipnorm=50.0),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
