@@ -11,6 +11,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["ntm_cell", "ntm_cell.*", "tasks", "tasks.*",
                                     "experiments", "experiments.*"]),
+    package_data={"experiments": ["trained_models/*.keras", "trained_models/*.json", "trained_models/*.md"]},
     install_requires=[
         "tensorflow>=2.16",  # Keras 3
         "keras>=3.0",

@@ -330,7 +330,8 @@ def load_run(path, task=None, task_kwargs=None):
     Args:
         path: a run directory (``<logdir>/<task>/<model>/seed<k>/``) or a ``.keras`` file. A run directory
             gives ``model.keras``, or, while training has not finished, the newest checkpoint rebuilt from
-            ``config.json``. The task comes from the ``config.json`` in the directory (or beside the file).
+            ``config.json``. The task comes from the ``config.json`` in the directory (or, for a file
+            ``<name>.keras``, from ``<name>.json`` or ``config.json`` beside it).
         task: the task name, needed only when there is no ``config.json``.
         task_kwargs: constructor arguments of that task over the paper's (``configs.TASK_KWARGS``); only
             without ``config.json``.
@@ -347,7 +348,9 @@ def load_run(path, task=None, task_kwargs=None):
     if path.is_dir():
         model_path, config_path = path / "model.keras", path / "config.json"
     elif path.exists():
-        model_path, config_path = path, path.parent / "config.json"
+        model_path, config_path = path, path.with_suffix(".json")  # <name>.json beside <name>.keras (shipped models)
+        if not config_path.exists():
+            config_path = path.parent / "config.json"
     else:
         raise FileNotFoundError(f"{path} does not exist")
 

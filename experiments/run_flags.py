@@ -30,8 +30,8 @@ def _is_json_object(text):
 def define_run_flags(flag_values=flags.FLAGS):
     """Define ``--model_path`` and ``--run_dir`` (exactly one is required), ``--task`` and ``--task_kwargs`` (a JSON
     object, only with ``--task``) on ``flag_values``, with their validators."""
-    flags.DEFINE_string("model_path", None, "A trained .keras model. Its task comes from a config.json beside it, "
-                        "or else from --task.", flag_values=flag_values)
+    flags.DEFINE_string("model_path", None, "A trained .keras model, e.g. experiments/trained_models/copy_ntm.keras. "
+                        "Its task comes from <name>.json or config.json beside it, or else from --task.", flag_values=flag_values)
     flags.DEFINE_string("run_dir", None, "A training run directory, <logdir>/<task>/<model>/seed<k>/ (its "
                         "model.keras, or its newest checkpoint while training runs, and its config.json).",
                         flag_values=flag_values)

@@ -3,7 +3,7 @@
     python scripts/plot_heads.py --run_dir=logs/copy/ntm/seed0 --length=20
     python scripts/plot_heads.py --run_dir=logs/repeat_copy/ntm/seed0 --length=5 --repeats=3 --memory_rows=all
 
-Writes <output_dir>/<task>_<model>_heads.png: input, target and output (channels x time), then every head's
+Writes <output_dir>/<task>_<model>_heads.png (or <output_dir>/<output_name>.png): input, target and output (channels x time), then every head's
 weighting as memory location x time, and every write head's add and erase vectors, all on one time axis. By
 default only the memory rows the heads used are drawn (--memory_rows). The LSTM baseline has no memory and is
 refused.
@@ -23,6 +23,7 @@ FLAGS = flags.FLAGS
 run_flags.define_run_flags(FLAGS)  # --model_path or --run_dir, --task, --task_kwargs
 flags.adopt_module_key_flags(run_flags)  # so that --help lists them
 flags.DEFINE_string("output_dir", "img", "Where the figure goes.")
+flags.DEFINE_string("output_name", None, "File name without .png (default <task>_<model>_heads).")
 flags.DEFINE_integer("length", None, "Sequence length of the example (copy, repeat copy, N-grams; default: the "
                      "training maximum).", lower_bound=1)
 flags.DEFINE_integer("repeats", None, "Repeats of the example (repeat copy; default: the training maximum).",
@@ -94,7 +95,7 @@ def main(argv):
     errors = example.bit_errors
     title = (f"{run.task.name.replace('_', ' ')}: {plotting.model_label(run.model_name)} on one example "
              f"({description}, seed {FLAGS.seed}): {errors:g} bit errors")
-    output = os.path.join(FLAGS.output_dir, f"{run.task.name}_{run.model_name}_heads.png")
+    output = os.path.join(FLAGS.output_dir, (FLAGS.output_name or f"{run.task.name}_{run.model_name}_heads") + ".png")
     heads = None if FLAGS.heads is None else [int(h) for h in FLAGS.heads]
     if "read_weights" in example.trace and "write_weights" in example.trace:
         try:
