@@ -96,7 +96,7 @@ NTM_KWARGS = dict(
 )
 
 # The DNC keeps deepmind/dnc's controller and heads but gets a 32 x 20 memory: their 16 x 16 default cannot hold a
-# copy sequence of 20 vectors (three seeds with 16 rows stayed at 19-24 bit errors per sequence after 96k copy
+# copy sequence of 20 vectors (three seeds with 16 rows ended at 19-21 bit errors per sequence after 96k copy
 # sequences here), and the NTM's 128 rows make the DNC's N x N temporal links and allocation sort too slow on this
 # CPU (23 sequences per second at batch 32). 32 rows hold every training sequence of copy and associative recall.
 DNC_KWARGS = dict(
