@@ -24,7 +24,7 @@ def test_benchmark_script_writes_table_csv_and_json(tmp_path):
     result = subprocess.run(
         [sys.executable, str(BENCHMARK_PY), "--model=ntm", "--tiny", "--max_length=3", "--steps=2", "--warmup=1",
          "--batch_sizes=2", "--jit_compile=false", f"--output_dir={tmp_path}", "--name=tiny"],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
