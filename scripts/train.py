@@ -29,7 +29,7 @@ flags.DEFINE_float("clip_norm", None, "Global gradient-norm clip (default 50).",
 flags.DEFINE_enum("memory_init", None, ["learned", "constant", "random"], "Initial memory of the NTM and DNC.")
 flags.DEFINE_enum("initial_weighting", None, ["focused", "uniform"], "Where the NTM's learned initial head "
                   "weightings start (default focused: on row 0).")
-flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM or DNC (default: 128 NTM, 16 DNC).",
+flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM or DNC (default: 128 NTM, 32 DNC).",
                      lower_bound=1)
 flags.DEFINE_enum("curriculum", None, configs.CURRICULA, "Length curriculum (default none).")
 flags.DEFINE_string("logdir", "logs", "Root of the run directories.")
