@@ -223,15 +223,15 @@ def _meminfo_gb():
 
 
 def configure_threads(intra_op_threads):
-    """Limit TensorFlow (and XLA:CPU) to ``intra_op_threads`` threads; 0 keeps TensorFlow's default.
+    """Limit TensorFlow (and XLA:CPU) to ``intra_op_threads`` threads as ``train.py --threads`` does; 0 keeps
+    TensorFlow's default.
 
     Must run before TensorFlow executes anything.
     """
     if intra_op_threads:
-        import tensorflow as tf
+        from experiments import training
 
-        tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
-        tf.config.threading.set_inter_op_parallelism_threads(intra_op_threads)
+        training.set_threads(intra_op_threads)
 
 
 def machine_info():

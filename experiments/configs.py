@@ -45,7 +45,8 @@ class ExperimentConfig:
         converged_learning_rate_factor: once the held-out error first falls below ``CONVERGED_BIT_ERRORS``,
             the learning rate is multiplied by this factor (once) so that a converged model stays converged;
             1.0 turns it off. Adam at 1e-3 on a near-zero loss takes rare large normalised steps that throw a
-            converged NTM back to tens of bits per sequence; a smaller step after convergence prevents that.
+            converged NTM back to tens of bits per sequence; a smaller step after convergence is meant to prevent
+            that (it kept two of three copy seeds converged; README).
     """
 
     task: str

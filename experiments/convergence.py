@@ -13,8 +13,6 @@ import numpy as np
 
 from experiments.configs import CONVERGED_BIT_ERRORS
 
-CONVERGED_BELOW = CONVERGED_BIT_ERRORS
-
 
 def eval_events(run_dir, tag="bit_errors/eval"):
     """``(steps [K], values [K], wall_times [K])`` of one scalar, plus the run's first event time."""
@@ -34,7 +32,7 @@ def eval_events(run_dir, tag="bit_errors/eval"):
     return steps, values, times, first_time
 
 
-def convergence(run_dir, threshold=CONVERGED_BELOW):
+def convergence(run_dir, threshold=CONVERGED_BIT_ERRORS):
     """Summary of one run directory.
 
     Returns:

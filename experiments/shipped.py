@@ -58,9 +58,12 @@ def best_run(logdir, task, model="ntm"):
     return min(summaries, key=rank)
 
 
-def ship(run_dir, task, model="ntm", directory=SHIPPED_DIR):
+def ship(run_dir, task, model="ntm", directory=SHIPPED_DIR, summary=None):
     """Copy ``run_dir/model.keras`` and its ``config.json`` to ``<directory>/<task>_<model>.keras`` / ``.json``,
     and record where it came from in ``<directory>/provenance.json`` and ``README.md``.
+
+    ``summary`` is the run's :func:`experiments.convergence.convergence` dict when the caller has it already
+    (it is read from the event files otherwise).
 
     Returns:
         the path of the shipped ``.keras`` file.
@@ -73,7 +76,7 @@ def ship(run_dir, task, model="ntm", directory=SHIPPED_DIR):
     target = directory / f"{task}_{model}.keras"
     shutil.copyfile(run_dir / "model.keras", target)
     shutil.copyfile(run_dir / "config.json", target.with_suffix(".json"))
-    summary = convergence(run_dir)
+    summary = summary or convergence(run_dir)
     provenance_path = directory / "provenance.json"
     provenance = json.loads(provenance_path.read_text()) if provenance_path.exists() else {}
     provenance[target.name] = {
@@ -95,7 +98,8 @@ def provenance_markdown(provenance):
         "# Shipped trained models",
         "",
         "Written by `python scripts/ship_models.py`: for each task, the finished run under `logs/` with the lowest",
-        "final held-out error. `<name>.json` is the configuration it was trained with (`scripts/train.py`).",
+        "final held-out error, or the run named with `--run_dir`. `<name>.json` is the configuration it was trained",
+        "with (`scripts/train.py`).",
         "",
         "| file | run | training sequences | final held-out bit errors / seq | converged (< 0.1) at sequences |",
         "|---|---|---:|---:|---:|",

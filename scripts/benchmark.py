@@ -36,8 +36,8 @@ flags.DEFINE_integer("max_length", None, "Overrides the task's max_length (copy,
 flags.DEFINE_bool("tiny", False, "Tiny models (a few hundred parameters) for smoke tests.")
 flags.DEFINE_bool("isolate_memory", True, "Measure each configuration's peak memory alone in a subprocess "
                   "(otherwise: this process's cumulative peak).")
-flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow intra- and inter-op threads (0: TensorFlow's default, "
-                     "as train.py runs).", lower_bound=0)
+flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow intra-op threads, set as train.py --threads sets them "
+                     "(0: TensorFlow's default, as train.py runs by default).", lower_bound=0)
 flags.DEFINE_integer("seed", 0, "Seed of the weights and batches.", lower_bound=0)
 flags.DEFINE_string("output_dir", "benchmarks", "Where the CSV, JSON and Markdown go.")
 flags.DEFINE_string("name", None, "Base name of the output files (default: <task>_<models> or <task>_sweep_<sweep>).")

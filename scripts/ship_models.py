@@ -44,7 +44,7 @@ def main(argv):
                 run_dir, summary = FLAGS.run_dir, convergence(FLAGS.run_dir)
             else:
                 run_dir, summary = shipped.best_run(FLAGS.logdir, task, FLAGS.model)
-            target = shipped.ship(run_dir, task, FLAGS.model, directory)
+            target = shipped.ship(run_dir, task, FLAGS.model, directory, summary=summary)
         except (FileNotFoundError, ValueError) as error:
             raise app.UsageError(str(error))
         print(f"{target}: from {run_dir}, {summary['steps']:,} steps, final held-out bit errors per sequence "
