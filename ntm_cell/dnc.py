@@ -62,7 +62,7 @@ class DNCCell(MemoryCell):
     ============  ==============================  ===========================================
     0             ``[B, output_size]``            the previous step's output
     (LSTM only)   ``[B, controller_units]`` x 2   controller ``h`` and ``c``
-    next          ``[B, N * M]``                  memory, row-major
+    next          ``[B, M * N]``                  memory, one column per location
     next          ``[B, N]``                      usage
     next          ``[B, W * N * N]``              link matrices, ``L[w, i, j]`` row-major
     next          ``[B, W * N]``                  precedence weightings
@@ -164,7 +164,7 @@ class DNCCell(MemoryCell):
         Returns:
             dict with ``output`` ``[B, output_size]`` (the previous step's output),
             ``controller`` (list of ``[B, controller_units]``), ``memory``
-            ``[B, N, M]``, ``usage`` ``[B, N]``, ``link`` ``[B, W, N, N]``,
+            ``[B, M, N]`` (one column per location), ``usage`` ``[B, N]``, ``link`` ``[B, W, N, N]``,
             ``precedence`` ``[B, W, N]``, ``read_weights`` ``[B, R, N]``,
             ``write_weights`` ``[B, W, N]`` and ``read_vectors`` ``[B, R, M]``.
         """
@@ -174,7 +174,7 @@ class DNCCell(MemoryCell):
         return {
             "output": output,
             "controller": controller_state,
-            "memory": ops.reshape(memory, (-1, n, m)),
+            "memory": ops.reshape(memory, (-1, m, n)),
             "usage": usage,
             "link": ops.reshape(link, (-1, w, n, n)),
             "precedence": ops.reshape(precedence, (-1, w, n)),
@@ -217,7 +217,7 @@ class DNCCell(MemoryCell):
         ``allocation`` ``[B, W, N]``, ``erase`` and ``write_vectors`` ``[B, W, M]``,
         ``free_gates`` ``[B, R]``, ``allocation_gates`` and ``write_gates`` ``[B, W]``,
         ``read_modes`` ``[B, R, 2 W + 1]``, ``read_vectors`` ``[B, R, M]`` and the memory
-        after this step's writes, ``memory`` ``[B, N, M]``.
+        after this step's writes, ``memory`` ``[B, M, N]``.
         """
         state = self.unpack_state(states)
         n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
@@ -256,7 +256,7 @@ class DNCCell(MemoryCell):
 
         output, flat_reads = self._cell_output(h, read_vectors)
         new_states = [output] + controller_state + [
-            ops.reshape(memory, (-1, n * m)),
+            ops.reshape(memory, (-1, m * n)),
             usage,
             ops.reshape(link, (-1, w * n * n)),
             ops.reshape(precedence, (-1, w * n)),

@@ -180,12 +180,12 @@ class MemoryCell(keras.layers.Layer):
         return [previous_output] + controller_state
 
     def _tiled_initial_memory(self, batch_size):
-        """``[B, N * M]``: the initial memory (see :mod:`ntm_cell.initial_state`), row-major."""
+        """``[B, M * N]``: the initial memory (see :mod:`ntm_cell.initial_state`), one column per location."""
         dtype = self.compute_dtype
         memory = initial_memory(
             self.initial_memory_weight, self.memory_size, self.memory_width, dtype
         )
-        return tile_batch(ops.cast(memory, dtype), batch_size)
+        return tile_batch(ops.cast(ops.transpose(memory), dtype), batch_size)
 
     def _tiled_initial_read_vectors(self, batch_size):
         """``[B, R * M]``: ``tanh`` of the learned initial read vectors."""
@@ -242,7 +242,7 @@ class MemoryCell(keras.layers.Layer):
             dict of NumPy arrays with a time axis after the batch axis: ``outputs``
             ``[B, T, output_size]`` and every entry of the subclass's ``step`` details,
             e.g. ``read_weights`` ``[B, T, R, N]``, ``write_weights`` ``[B, T, W, N]``,
-            ``read_vectors`` ``[B, T, R, M]`` and ``memory`` ``[B, T, N, M]`` (after each
+            ``read_vectors`` ``[B, T, R, M]`` and ``memory`` ``[B, T, M, N]`` (after each
             step's writes).
         """
         inputs = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)

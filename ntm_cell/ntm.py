@@ -64,7 +64,7 @@ class NTMCell(MemoryCell):
     ============  ===============================  ===============================
     0             ``[B, output_size]``             the previous step's output
     (LSTM only)   ``[B, controller_units]`` x 2    controller ``h`` and ``c``
-    next          ``[B, N * M]``                   memory, row-major
+    next          ``[B, M * N]``                   memory, one column per location
     next          ``[B, R * M]``                   read vectors of the last step
     last          ``[B, (R + W) * N]``             head weightings, read heads first
     ============  ===============================  ===============================
@@ -72,7 +72,7 @@ class NTMCell(MemoryCell):
     The previous output comes first because Keras' JAX and torch backends, on a masked
     step, repeat ``states[0]`` as that step's output.
 
-    Use :meth:`unpack_state` to get them back as ``[B, N, M]``, ``[B, R, M]`` and
+    Use :meth:`unpack_state` to get them back as ``[B, M, N]``, ``[B, R, M]`` and
     ``[B, R + W, N]`` tensors, and :meth:`trace` to record every head's addressing at
     every time step.
 
@@ -176,14 +176,14 @@ class NTMCell(MemoryCell):
         Returns:
             dict with ``output`` ``[B, output_size]`` (the previous step's output),
             ``controller`` (list of ``[B, controller_units]``), ``memory``
-            ``[B, N, M]``, ``read_vectors`` ``[B, R, M]`` and ``weights``
+            ``[B, M, N]`` (one column per location, see :mod:`ntm_cell.addressing`), ``read_vectors`` ``[B, R, M]`` and ``weights``
             ``[B, R + W, N]`` (read heads first).
         """
         output, controller_state, (memory, reads, weights) = self._split_state(states)
         return {
             "output": output,
             "controller": controller_state,
-            "memory": ops.reshape(memory, (-1, self.memory_size, self.memory_width)),
+            "memory": ops.reshape(memory, (-1, self.memory_width, self.memory_size)),
             "read_vectors": ops.reshape(reads, (-1, self.read_heads, self.memory_width)),
             "weights": ops.reshape(
                 weights, (-1, self.read_heads + self.write_heads, self.memory_size)
@@ -215,7 +215,7 @@ class NTMCell(MemoryCell):
 
         ``details`` holds ``read_weights`` ``[B, R, N]``, ``write_weights`` ``[B, W, N]``,
         ``erase`` and ``add`` ``[B, W, M]``, ``read_vectors`` ``[B, R, M]`` and the
-        memory after this step's writes, ``memory`` ``[B, N, M]``.
+        memory after this step's writes, ``memory`` ``[B, M, N]``.
         """
         state = self.unpack_state(states)
         h, controller_state = self._run_controller(
@@ -240,7 +240,7 @@ class NTMCell(MemoryCell):
         output, flat_reads = self._cell_output(h, read_vectors)
         heads = self.read_heads + self.write_heads
         new_states = [output] + controller_state + [
-            ops.reshape(new_memory, (-1, self.memory_size * self.memory_width)),
+            ops.reshape(new_memory, (-1, self.memory_width * self.memory_size)),
             flat_reads,
             ops.reshape(weights, (-1, heads * self.memory_size)),
         ]

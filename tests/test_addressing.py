@@ -14,6 +14,11 @@ def _np(x):
     return ops.convert_to_numpy(x)
 
 
+def columns(memory_rows):
+    """``[..., N, M]`` memory written row by row, as the paper does -> the library's ``[..., M, N]``."""
+    return np.ascontiguousarray(np.swapaxes(memory_rows, -1, -2))
+
+
 def _softmax(x):
     e = np.exp(x - x.max())
     return e / e.sum()
@@ -52,20 +57,20 @@ def test_cosine_similarity_matches_reference_and_zero_rows():
     memory = RNG.normal(size=(2, 5, 4)).astype("float32")
     memory[0, 2] = 0.0  # a zero row
     keys = RNG.normal(size=(2, 3, 4)).astype("float32")
-    got = _np(addressing.cosine_similarity(memory, keys))
+    got = _np(addressing.cosine_similarity(columns(memory), keys))
     assert got.shape == (2, 3, 5)
     for b in range(2):
         for h in range(3):
             np.testing.assert_allclose(got[b, h], reference_cosine(memory[b], keys[b, h]), atol=1e-5)
     np.testing.assert_allclose(got[0, :, 2], 0.0, atol=1e-6)
-    np.testing.assert_allclose(addressing.cosine_similarity(memory[:, :1], memory[:, :1])[:, 0, 0], 1, atol=1e-5)
+    np.testing.assert_allclose(addressing.cosine_similarity(columns(memory[:, :1]), memory[:, :1])[:, 0, 0], 1, atol=1e-5)
 
 
 def test_content_weights_are_softmax_of_scaled_similarity():
     memory = RNG.normal(size=(1, 6, 3)).astype("float32")
     keys = RNG.normal(size=(1, 2, 3)).astype("float32")
     strengths = np.array([[[0.5], [7.0]]], "float32")
-    got = _np(addressing.content_weights(memory, keys, strengths))
+    got = _np(addressing.content_weights(columns(memory), keys, strengths))
     for h in range(2):
         expected = _softmax(strengths[0, h, 0] * reference_cosine(memory[0], keys[0, h]))
         np.testing.assert_allclose(got[0, h], expected, atol=1e-6)
@@ -133,8 +138,8 @@ def test_sharpen_with_exact_zeros_keeps_them_zero():
 
 def test_diffuse_weighting_over_1024_rows_stays_finite_with_finite_gradients():
     n, m = 1024, 20
-    memory = tf.constant(RNG.normal(size=(2, n, m)).astype("float32"))
-    memory_with_zero_rows = tf.concat([tf.zeros((2, 4, m)), memory[:, 4:]], axis=1)
+    memory = tf.constant(RNG.normal(size=(2, m, n)).astype("float32"))
+    memory_with_zero_rows = tf.concat([tf.zeros((2, m, 4)), memory[:, :, 4:]], axis=2)
     previous = tf.fill((2, 1, n), 1.0 / n)
     keys = tf.constant(RNG.normal(size=(2, 1, m)).astype("float32"))
     strengths = tf.zeros((2, 1, 1))  # beta = 0: content weighting is uniform
@@ -159,7 +164,7 @@ def test_diffuse_weighting_over_1024_rows_stays_finite_with_finite_gradients():
 def test_read_is_weighted_sum_of_rows():
     memory = RNG.normal(size=(2, 4, 3)).astype("float32")
     weights = RNG.random((2, 2, 4)).astype("float32")
-    got = _np(addressing.read(memory, weights))
+    got = _np(addressing.read(columns(memory), weights))
     for b in range(2):
         for h in range(2):
             expected = sum(weights[b, h, i] * memory[b, i] for i in range(4))
@@ -176,14 +181,15 @@ def test_write_erases_then_adds_one_head_after_another():
         for i in range(4):
             for j in range(3):
                 expected[i, j] = expected[i, j] * (1 - weights[0, h, i] * erase[0, h, j]) + weights[0, h, i] * add[0, h, j]
-    np.testing.assert_allclose(_np(addressing.write(memory, weights, erase, add))[0], expected, atol=1e-5)
+    got = _np(addressing.write(columns(memory), weights, erase, add))[0]
+    np.testing.assert_allclose(got, expected.T, atol=1e-5)
 
 
 def test_full_erase_of_a_focused_row_replaces_it():
-    memory = np.ones((1, 3, 2), "float32")
+    memory = np.ones((1, 2, 3), "float32")  # [B, M, N]
     weights = np.array([[[0.0, 1.0, 0.0]]], "float32")
     got = _np(addressing.write(memory, weights, np.ones((1, 1, 2), "float32"), np.array([[[5.0, -5.0]]], "float32")))
-    np.testing.assert_allclose(got[0], [[1, 1], [5, -5], [1, 1]], atol=1e-7)
+    np.testing.assert_allclose(got[0].T, [[1, 1], [5, -5], [1, 1]], atol=1e-7)
 
 
 def _gradients(function, arguments, upstream):
@@ -202,8 +208,8 @@ def _address_step_by_step(memory, previous, keys, strengths, gates, shifts, gamm
 
 def _write_autodiff(memory, weights, erase, add):
     for head in range(weights.shape[1]):
-        w = weights[:, head, :, None]
-        memory = memory * (1.0 - w * erase[:, head, None, :]) + w * add[:, head, None, :]
+        w = weights[:, head, None, :]
+        memory = memory * (1.0 - w * erase[:, head, :, None]) + w * add[:, head, :, None]
     return memory
 
 
@@ -212,7 +218,7 @@ def test_address_hand_written_gradient_equals_autodiff(shift_range):
     rng = np.random.default_rng(3)
     batch, heads, rows, width = 2, 3, 7, 5
     arguments = [
-        rng.normal(size=(batch, rows, width)),
+        rng.normal(size=(batch, width, rows)),
         _softmax(rng.normal(size=(batch, heads, rows))),
         np.tanh(rng.normal(size=(batch, heads, width))),
         rng.uniform(0.5, 5.0, size=(batch, heads, 1)),
@@ -235,12 +241,12 @@ def test_write_hand_written_gradient_equals_autodiff():
     rng = np.random.default_rng(4)
     batch, heads, rows, width = 2, 2, 6, 4
     arguments = [
-        rng.normal(size=(batch, rows, width)),
+        rng.normal(size=(batch, width, rows)),
         _softmax(rng.normal(size=(batch, heads, rows))),
         rng.uniform(size=(batch, heads, width)),
         np.tanh(rng.normal(size=(batch, heads, width))),
     ]
-    upstream = rng.normal(size=(batch, rows, width))
+    upstream = rng.normal(size=(batch, width, rows))
     np.testing.assert_allclose(_np(addressing.write(*arguments)), _np(_write_autodiff(*arguments)), rtol=1e-12)
     hand = _gradients(addressing.write, arguments, upstream)
     auto = _gradients(_write_autodiff, arguments, upstream)

@@ -69,7 +69,7 @@ def test_initial_state_is_zero_except_memory_and_read_vectors():
     for h_or_c in state["controller"]:
         np.testing.assert_array_equal(np_(h_or_c), 0.0)
     memory = np_(ops.tanh(cell.initial_memory_weight))
-    np.testing.assert_allclose(np_(state["memory"]), np.stack([memory, memory]), atol=1e-7)
+    np.testing.assert_allclose(np_(state["memory"]), np.stack([memory.T, memory.T]), atol=1e-7)  # [B, M, N]
     reads = np_(ops.tanh(cell.initial_read_weight))
     np.testing.assert_allclose(np_(state["read_vectors"]), np.stack([reads, reads]), atol=1e-7)
 

@@ -263,8 +263,8 @@ def test_initial_state_is_tiled_learned_values():
     keras.layers.RNN(cell)(sequences())
     state = cell.unpack_state(cell.get_initial_state(batch_size=4))
     memory = np_(state["memory"])
-    assert memory.shape == (4, 6, 4)
-    np.testing.assert_allclose(memory[0], np.tanh(np_(cell.initial_memory_weight.value)), atol=1e-6)
+    assert memory.shape == (4, 4, 6)  # [B, M, N]: one column per location
+    np.testing.assert_allclose(memory[0].T, np.tanh(np_(cell.initial_memory_weight.value)), atol=1e-6)
     np.testing.assert_allclose(memory[3], memory[0])
     np.testing.assert_allclose(np_(state["weights"]).sum(-1), 1.0, atol=1e-5)
     assert all(np.all(np_(s) == 0) for s in state["controller"])
@@ -277,12 +277,12 @@ def test_reads_see_memory_before_this_steps_writes_and_writes_apply_in_head_orde
     trace = cell.trace(x)
     previous = np_(cell.unpack_state(cell.get_initial_state(batch_size=2))["memory"]).astype("float64")
     for t in range(4):
-        reads = np.einsum("bhn,bnm->bhm", trace["read_weights"][:, t], previous)
+        reads = np.einsum("bhn,bmn->bhm", trace["read_weights"][:, t], previous)
         np.testing.assert_allclose(trace["read_vectors"][:, t], reads, atol=1e-5)
         memory = previous.copy()
         for head in range(3):  # erase then add, head 0 first
-            w = trace["write_weights"][:, t, head][:, :, None]
-            memory = memory * (1 - w * trace["erase"][:, t, head][:, None, :]) + w * trace["add"][:, t, head][:, None, :]
+            w = trace["write_weights"][:, t, head][:, None, :]
+            memory = memory * (1 - w * trace["erase"][:, t, head][:, :, None]) + w * trace["add"][:, t, head][:, :, None]
         np.testing.assert_allclose(trace["memory"][:, t], memory, atol=1e-5)
         previous = trace["memory"][:, t].astype("float64")
     assert trace["read_weights"].shape == (2, 4, 2, 6)
