@@ -23,8 +23,10 @@ flags.DEFINE_enum("model", "ntm", configs.MODELS, "Model to train.")
 flags.DEFINE_integer("seed", 0, "Seed of the weights and the data stream.", lower_bound=0)
 flags.DEFINE_integer("steps", None, "Total training steps (default: the paper's, 31,250).", lower_bound=1)
 flags.DEFINE_integer("batch_size", None, "Sequences per step (default 32).", lower_bound=1)
-flags.DEFINE_float("learning_rate", None, "Adam learning rate (default 1e-3; 3e-5 for ngrams and priority_sort).",
+flags.DEFINE_float("learning_rate", None, "Learning rate (default 1e-3; 3e-5 for ngrams and priority_sort).",
                    lower_bound=0.0)
+flags.DEFINE_enum("optimizer", None, configs.OPTIMIZERS, "adam, or Graves' RMSProp (centred, momentum 0.9) "
+                  "(default adam; rmsprop for ngrams and priority_sort, as in the paper).")
 flags.DEFINE_float("clip_norm", None, "Global gradient-norm clip (default 50).", lower_bound=0.0)
 flags.DEFINE_enum("memory_init", None, ["learned", "constant", "random"], "Initial memory of the NTM and DNC.")
 flags.DEFINE_enum("initial_weighting", None, ["focused", "uniform"], "Where the NTM's learned initial head "
@@ -51,7 +53,8 @@ flags.DEFINE_integer("virtual_cpus", 0, "Split the CPU into this many logical de
 def config_from_flags():
     """The paper configuration for --task/--model with the flags that were given applied on top."""
     config = configs.default_config(FLAGS.task, FLAGS.model)
-    for name in ("steps", "batch_size", "learning_rate", "clip_norm", "curriculum", "converged_learning_rate_factor"):
+    for name in ("steps", "batch_size", "learning_rate", "optimizer", "clip_norm", "curriculum",
+                 "converged_learning_rate_factor"):
         if FLAGS[name].value is not None:
             setattr(config, name, FLAGS[name].value)
     config.seed = FLAGS.seed

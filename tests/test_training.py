@@ -57,6 +57,41 @@ def scalar_events(run_dir):
     return scalars
 
 
+def graves_rmsprop_reference(gradients, learning_rate):
+    """Graves (2013), eqs. 38-41, step by step: the parameter after each gradient of ``gradients`` (from 0)."""
+    n = g = delta = 0.0
+    w, trajectory = 0.0, []
+    for e in gradients:
+        n = 0.95 * n + 0.05 * e**2
+        g = 0.95 * g + 0.05 * e
+        delta = 0.9 * delta - learning_rate * e / np.sqrt(n - g**2 + 1e-4)
+        w += delta
+        trajectory.append(w)
+    return np.array(trajectory)
+
+
+def test_rmsprop_is_graves_rmsprop():
+    config = tiny_config(optimizer="rmsprop", learning_rate=0.01, clip_norm=1e6)
+    optimizer = training.make_optimizer(config)
+    variable = keras.Variable(np.zeros((1,), "float32"))
+    gradients = [0.5, -1.0, 2.0, 0.25, 0.25, -3.0]
+    trajectory = []
+    for e in gradients:
+        optimizer.apply_gradients([(tf.constant([e], tf.float32), variable)])
+        trajectory.append(float(variable.numpy()[0]))
+    np.testing.assert_allclose(trajectory, graves_rmsprop_reference(gradients, 0.01), rtol=1e-5)
+
+
+def test_paper_optimizers_and_unknown_optimizer():
+    for task in ("ngrams", "priority_sort"):
+        config = configs.default_config(task, "ntm")
+        assert (config.optimizer, config.learning_rate) == ("rmsprop", 3e-5)
+    assert configs.default_config("copy", "ntm").optimizer == "adam"
+    assert isinstance(training.make_optimizer(configs.default_config("copy", "lstm")), keras.optimizers.Adam)
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
+        training.make_optimizer(tiny_config(optimizer="sgd"))
+
+
 def test_run_directory_layout():
     assert training.run_directory("logs", "copy", "ntm", 3) == Path("logs/copy/ntm/seed3")
 
@@ -180,6 +215,7 @@ def test_train_py_command_line_end_to_end(tmp_path):
         ("--steps=-5", "--steps=-5"),
         ("--batch_size=0", "--batch_size=0"),
         ("--model=gru", "--model=gru"),
+        ("--optimizer=sgd", "--optimizer=sgd"),
     ],
 )
 def test_bad_flags_end_with_one_clear_line(flag, message):
