@@ -61,7 +61,7 @@ class DNCCell(MemoryCell):
     index         shape                           meaning
     ============  ==============================  ===========================================
     0             ``[B, output_size]``            the previous step's output
-    (LSTM only)   ``[B, controller_units]`` x 2   controller ``h`` and ``c``
+    (LSTM only)   ``[B, controller_units]`` x 2L  ``h`` and ``c`` of each of the L layers
     next          ``[B, M * N]``                  memory, one column per location
     next          ``[B, N]``                      usage
     next          ``[B, W * N * N]``              link matrices, ``L[w, i, j]`` row-major
@@ -95,6 +95,7 @@ class DNCCell(MemoryCell):
         memory_init: ``"learned"``, ``"constant"`` or ``"random"``.
         clip_value: interface and output values are clipped to this (``None``: no clip).
         output_units: ``None`` or the width of a clipped linear output layer.
+        controller_layers: how many controller layers of ``controller_units`` are stacked.
         **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
 
     Call arguments:
@@ -116,11 +117,12 @@ class DNCCell(MemoryCell):
         memory_init="learned",
         clip_value=20.0,
         output_units=None,
+        controller_layers=1,
         **kwargs,
     ):
         super().__init__(
             controller_units, memory_size, memory_width, read_heads, write_heads,
-            controller, memory_init, clip_value, output_units, **kwargs,
+            controller, memory_init, clip_value, output_units, controller_layers, **kwargs,
         )
         # Per read head: key (M), strength, free gate, read modes (2W + 1).
         self._read_params = memory_width + 2 + self.num_read_modes

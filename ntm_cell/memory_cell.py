@@ -2,8 +2,9 @@
 
 Both cells wrap the same frame around their own memory addressing:
 
-1. The controller (an LSTM or a feed-forward layer) reads ``[x_t ; r_{t-1}]``: the step's
-   input and the ``R`` read vectors of the previous step (:meth:`MemoryCell._run_controller`).
+1. The controller (an LSTM or a feed-forward layer, or ``controller_layers`` of them stacked)
+   reads ``[x_t ; r_{t-1}]``: the step's input and the ``R`` read vectors of the previous step
+   (:meth:`MemoryCell._run_controller`); ``h_t`` is the top layer's output.
 2. One linear layer (``interface_layer``) maps the controller output ``h_t`` to the
    interface values, clipped to ``+-clip_value``; :func:`split_heads` cuts it per head.
 3. The subclass addresses, reads and writes its memory.
@@ -12,7 +13,8 @@ Both cells wrap the same frame around their own memory addressing:
    (:meth:`MemoryCell._cell_output`).
 
 The flat state list always starts with the previous step's output and the controller
-state (``h`` and ``c`` for the LSTM, nothing for the dense controller); the subclass's
+state (``h`` and ``c`` of each LSTM layer, bottom layer first, nothing for the dense
+controller); the subclass's
 memory state follows (:meth:`MemoryCell._flat_state_size`, :meth:`MemoryCell._split_state`).
 
 A subclass calls ``super().__init__`` with the shared arguments, checks its own, then
@@ -62,11 +64,11 @@ def split_heads(interface, groups):
     return blocks
 
 
-def make_controller(controller, units):
-    """The controller sublayer: an ``LSTMCell`` (forget bias 1) or a tanh ``Dense`` layer."""
+def make_controller(controller, units, name="controller"):
+    """One controller layer: an ``LSTMCell`` (forget bias 1) or a tanh ``Dense`` layer."""
     if controller == "lstm":
-        return keras.layers.LSTMCell(units, unit_forget_bias=True, name="controller")
-    return keras.layers.Dense(units, activation="tanh", name="controller")
+        return keras.layers.LSTMCell(units, unit_forget_bias=True, name=name)
+    return keras.layers.Dense(units, activation="tanh", name=name)
 
 
 class MemoryCell(keras.layers.Layer):
@@ -89,6 +91,7 @@ class MemoryCell(keras.layers.Layer):
         memory_init,
         clip_value,
         output_units,
+        controller_layers=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -98,6 +101,7 @@ class MemoryCell(keras.layers.Layer):
         check_int("read_heads", read_heads, 1)
         check_int("write_heads", write_heads, 1)
         check_choice("controller", controller, CONTROLLERS)
+        check_int("controller_layers", controller_layers, 1)
         check_choice("memory_init", memory_init, MEMORY_INITS)
         check_clip_value(clip_value)
         if output_units is not None:
@@ -108,6 +112,7 @@ class MemoryCell(keras.layers.Layer):
         self.read_heads = read_heads
         self.write_heads = write_heads
         self.controller = controller
+        self.controller_layers = controller_layers
         self.memory_init = memory_init
         self.clip_value = None if clip_value is None else float(clip_value)
         self.output_units = output_units
@@ -116,10 +121,15 @@ class MemoryCell(keras.layers.Layer):
         )
 
     def _add_sublayers(self, interface_size):
-        """Create ``controller_layer``, ``interface_layer`` (``interface_size`` wide) and
+        """Create ``controller_layer`` (the bottom controller layer), ``upper_controller_layers``
+        (the ``controller_layers - 1`` above it), ``interface_layer`` (``interface_size`` wide) and
         ``output_layer`` (``None`` without ``output_units``), in that order: the order of
         ``weights`` (and so of ``get_weights()``) follows it."""
         self.controller_layer = make_controller(self.controller, self.controller_units)
+        self.upper_controller_layers = [
+            make_controller(self.controller, self.controller_units, name=f"controller_{layer}")
+            for layer in range(1, self.controller_layers)
+        ]
         self.interface_layer = keras.layers.Dense(interface_size, name="interface")
         self.output_layer = (
             keras.layers.Dense(self.output_units, name="output_projection")
@@ -129,7 +139,7 @@ class MemoryCell(keras.layers.Layer):
 
     @property
     def _num_controller_states(self):
-        return 2 if self.controller == "lstm" else 0
+        return 2 * self.controller_layers if self.controller == "lstm" else 0
 
     @property
     def _reads_size(self):
@@ -144,6 +154,8 @@ class MemoryCell(keras.layers.Layer):
         input_size = check_step_input_shape(type(self).__name__, input_shape)
         batch = input_shape[0]
         self.controller_layer.build((batch, input_size + self._reads_size))
+        for layer in self.upper_controller_layers:
+            layer.build((batch, self.controller_units))
         self.interface_layer.build((batch, self.controller_units))
         if self.output_layer is not None:
             self.output_layer.build((batch, self.controller_units + self._reads_size))
@@ -199,20 +211,25 @@ class MemoryCell(keras.layers.Layer):
         Args:
             inputs: ``[B, input_size]``.
             previous_read_vectors: ``[B, R, M]``.
-            controller_state: list of ``[B, controller_units]`` (empty for ``"dense"``).
+            controller_state: list of ``[B, controller_units]``: ``h`` and ``c`` of each LSTM
+                layer, bottom first (empty for ``"dense"``).
 
         Returns:
-            ``(h, new_controller_state)``: ``[B, controller_units]`` and a list like
-            ``controller_state``.
+            ``(h, new_controller_state)``: the top layer's ``[B, controller_units]`` output and
+            a list like ``controller_state``.
         """
         flat_reads = ops.reshape(previous_read_vectors, (-1, self._reads_size))
-        controller_input = ops.concatenate([inputs, flat_reads], axis=-1)
-        if self.controller == "lstm":
-            h, new_state = self.controller_layer(
-                controller_input, controller_state, training=training
-            )
-            return h, list(new_state)
-        return self.controller_layer(controller_input), []
+        h = ops.concatenate([inputs, flat_reads], axis=-1)
+        layers = [self.controller_layer] + self.upper_controller_layers
+        if self.controller != "lstm":
+            for layer in layers:
+                h = layer(h)
+            return h, []
+        new_controller_state = []
+        for k, layer in enumerate(layers):
+            h, new_state = layer(h, controller_state[2 * k : 2 * k + 2], training=training)
+            new_controller_state += list(new_state)
+        return h, new_controller_state
 
     def _cell_output(self, h, read_vectors):
         """``(output [B, output_size], flat_reads [B, R * M])`` from ``h`` ``[B, C]`` and
@@ -270,6 +287,7 @@ class MemoryCell(keras.layers.Layer):
             read_heads=self.read_heads,
             write_heads=self.write_heads,
             controller=self.controller,
+            controller_layers=self.controller_layers,
             memory_init=self.memory_init,
             clip_value=self.clip_value,
             output_units=self.output_units,

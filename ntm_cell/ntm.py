@@ -63,7 +63,7 @@ class NTMCell(MemoryCell):
     index         shape                            meaning
     ============  ===============================  ===============================
     0             ``[B, output_size]``             the previous step's output
-    (LSTM only)   ``[B, controller_units]`` x 2    controller ``h`` and ``c``
+    (LSTM only)   ``[B, controller_units]`` x 2L   ``h`` and ``c`` of each of the L layers
     next          ``[B, M * N]``                   memory, one column per location
     next          ``[B, R * M]``                   read vectors of the last step
     last          ``[B, (R + W) * N]``             head weightings, read heads first
@@ -97,6 +97,8 @@ class NTMCell(MemoryCell):
         initial_weighting: ``"focused"`` or ``"uniform"``: the starting value of the learned
             initial head weightings.
         output_units: ``None`` or the width of a clipped linear output layer.
+        controller_layers: how many controller layers of ``controller_units`` are stacked
+            (Graves 2014 used 2 LSTM layers of 100 for priority sort).
         **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
 
     Call arguments:
@@ -120,11 +122,12 @@ class NTMCell(MemoryCell):
         clip_value=20.0,
         output_units=None,
         initial_weighting="focused",
+        controller_layers=1,
         **kwargs,
     ):
         super().__init__(
             controller_units, memory_size, memory_width, read_heads, write_heads,
-            controller, memory_init, clip_value, output_units, **kwargs,
+            controller, memory_init, clip_value, output_units, controller_layers, **kwargs,
         )
         check_int("shift_range", shift_range, 0)
         if 2 * shift_range + 1 > memory_size:

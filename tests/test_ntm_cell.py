@@ -40,6 +40,27 @@ def test_dense_controller_has_no_controller_state():
     assert cell.state_size == [3, 6 * 4, 4, 2 * 6]
 
 
+def test_stacked_controller_feeds_each_layer_the_one_below():
+    cell = small_cell(controller_layers=2)
+    keras.layers.RNN(cell)(sequences())
+    assert cell.state_size == [3, 8, 8, 8, 8, 6 * 4, 4, 2 * 6]
+    states = cell.get_initial_state(batch_size=3)
+    states[1:5] = [ops.convert_to_tensor(np.random.default_rng(k).normal(size=(3, 8)).astype("float32")) for k in range(4)]
+    x = sequences()[:, 0]
+    _, new_states, _ = cell.step(x, states)
+    reads = cell.unpack_state(states)["read_vectors"]
+    bottom_h, (h0, c0) = cell.controller_layer(ops.concatenate([x, ops.reshape(reads, (3, -1))], axis=-1), states[1:3])
+    top_h, (h1, c1) = cell.upper_controller_layers[0](bottom_h, states[3:5])
+    for got, expected in zip(new_states[1:5], (h0, c0, h1, c1)):
+        np.testing.assert_allclose(np_(got), np_(expected), atol=1e-6)
+    # The interface and the output read the top layer, so training moves its weights.
+    model = sequence_model(small_cell(controller_layers=2))
+    top = model.get_layer("ntm").cell.upper_controller_layers[0]
+    before = [np_(w.value).copy() for w in top.weights]
+    _one_sgd_step(model, sequences(), np.ones((3, 7, 3), "float32"))
+    assert all(np.abs(np_(w.value) - b).max() > 0 for w, b in zip(top.weights, before))
+
+
 def test_fit_lowers_loss_and_stays_finite():
     keras.utils.set_random_seed(1)
     model = sequence_model(small_cell())
@@ -141,6 +162,8 @@ def test_bidirectional():
         {"memory_init": "constant", "controller": "dense"},
         {"memory_init": "random", "read_heads": 2, "write_heads": 2, "shift_range": 2, "output_units": None},
         {"initial_weighting": "uniform"},
+        {"controller_layers": 2},
+        {"controller_layers": 3, "controller": "dense"},
     ],
 )
 def test_keras_save_and_load_without_custom_objects(tmp_path, options):
@@ -197,6 +220,7 @@ def test_get_config_from_config_round_trip():
         ("shift_range", -1),
         ("clip_value", -1.0),
         ("output_units", 0),
+        ("controller_layers", 0),
     ],
 )
 def test_bad_arguments_name_the_argument_and_value(argument, value):
