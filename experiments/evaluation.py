@@ -558,3 +558,57 @@ def markdown_table(rows):
     ]
     lines += ["| " + " | ".join(cell(row, name) for name in names) + " |" for row in rows]
     return "\n".join(lines)
+
+
+class PrioritySortTrace(NamedTuple):
+    """Where a memory model wrote and read on priority-sort examples (see :func:`trace_priority_sort`).
+
+    ``E`` examples, ``K`` input vectors, ``J`` output steps, ``W`` write and ``R`` read heads, ``N`` rows.
+    """
+
+    priorities: np.ndarray  # [E, K]
+    write_weights: np.ndarray  # [E, K, W, N] at the K input steps
+    read_weights: np.ndarray  # [E, J, R, N] at the J answer steps
+    bit_errors: np.ndarray  # [E]
+
+
+def trace_priority_sort(model, task, examples=32, seed=0):
+    """Trace ``model`` on ``examples`` priority-sort examples of ``task``'s configuration.
+
+    Raises:
+        ValueError: ``task`` is not priority sort.
+        NoMemoryError: the model has no memory layer with ``trace`` (e.g. the LSTM baseline).
+    """
+    if not isinstance(task, tasks.PrioritySortTask):
+        raise ValueError(f"the write-by-priority trace needs the priority_sort task, not {task.name}")
+    cell = memory_cell(model)
+    inputs, targets, mask = task.sample(examples, np.random.default_rng([EVAL_DATA_TAG, int(seed)]))
+    trace = cell.trace(inputs)
+    logits = make_predict(model, task.input_size)(inputs)
+    k, j = task.num_inputs, task.num_outputs
+    return PrioritySortTrace(
+        priorities=inputs[:, :k, task.bits],
+        write_weights=trace["write_weights"][:, :k],
+        read_weights=trace["read_weights"][:, k + 1 : k + 1 + j],
+        bit_errors=bit_errors_by_sequence(targets, logits, mask),
+    )
+
+
+def rank_correlation(x, y):
+    """Spearman's rank correlation of two 1-D arrays (ties broken by order; ``nan`` if one is constant)."""
+    ranks_x = np.argsort(np.argsort(x)).astype(np.float64)
+    ranks_y = np.argsort(np.argsort(y, kind="stable"), kind="stable").astype(np.float64)
+    if ranks_x.std() == 0 or ranks_y.std() == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(ranks_x, ranks_y)[0, 1])
+
+
+def mean_rank_correlation(priorities, rows):
+    """Mean over examples of the rank correlation between priority and row written: ``[E, K]`` each -> float.
+
+    Per example, because a head that files vectors by priority orders them relative to the others in the same
+    sequence; ``nan`` examples (a head that wrote every vector to one row) are skipped.
+    """
+    values = [rank_correlation(p, r) for p, r in zip(np.asarray(priorities), np.asarray(rows))]
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")

@@ -308,3 +308,68 @@ def test_bad_flags_end_with_one_clear_line(tmp_path, script, flags, message):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert message in result.stderr, result.stderr[-2000:]
+
+
+def test_rank_correlation():
+    x = np.array([0.3, -0.6, 0.9, 0.1])
+    assert evaluation.rank_correlation(x, np.array([2, 0, 3, 1])) == pytest.approx(1.0)
+    assert evaluation.rank_correlation(x, -x) == pytest.approx(-1.0)
+    assert math.isnan(evaluation.rank_correlation(x, np.zeros(4)))
+    # Per example, skipping examples with a constant row.
+    rows = np.array([[2, 0, 3, 1], [5, 5, 5, 5], [0, 1, 2, 3]])
+    assert evaluation.mean_rank_correlation(np.stack([x, x, x]), rows) == pytest.approx((1.0 + 0.0) / 2)
+
+
+def test_plot_priority_writes_shows_a_head_that_files_by_priority(tmp_path):
+    rng = np.random.default_rng(0)
+    examples, inputs, outputs, rows = 6, 5, 3, 12
+    priorities = rng.uniform(-1, 1, (examples, inputs))
+    writes = np.zeros((examples, inputs, 2, rows))
+    ranks = np.argsort(np.argsort(priorities, axis=1), axis=1)
+    for e in range(examples):
+        for k in range(inputs):
+            writes[e, k, 0, 2 + ranks[e, k]] = 1.0  # head 1 files each vector by its priority
+            writes[e, k, 1, rng.integers(rows)] = 1.0  # head 2 writes anywhere
+    reads = np.zeros((examples, outputs, 1, rows))
+    reads[:, np.arange(outputs), 0, 2 + inputs - 1 - np.arange(outputs)] = 1.0
+    sort_trace = evaluation.PrioritySortTrace(priorities, writes, reads, np.zeros(examples))
+    figure = plotting.plot_priority_writes(sort_trace, title="t", path=tmp_path / "w.png")
+    assert (tmp_path / "w.png").stat().st_size > 10_000
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert legend[0] == "write head 1 (ρ = +1.00)" and len(legend) == 2
+
+
+@pytest.fixture(scope="module")
+def priority_sort_run(tmp_path_factory):
+    """A run directory of a tiny NTM with 2 write heads on a small priority sort, trained for 2 steps."""
+    config = configs.ExperimentConfig(
+        task="priority_sort", model="ntm", task_kwargs=dict(bits=3, num_inputs=5, num_outputs=3),
+        model_kwargs=dict(controller_units=16, memory_size=8, memory_width=5, read_heads=2, write_heads=2,
+                          controller_layers=2),
+        batch_size=8, steps=2, optimizer="rmsprop", learning_rate=3e-5,
+    )
+    run_dir = tmp_path_factory.mktemp("logs") / "priority_sort" / "ntm" / "seed0"
+    training.train(config, run_dir, steps=2, jit_compile=False, printer=lambda *a: None)
+    return run_dir
+
+
+def test_trace_priority_sort_takes_the_priorities_and_the_right_steps(priority_sort_run):
+    run = evaluation.load_run(priority_sort_run)
+    sort_trace = evaluation.trace_priority_sort(run.model, run.task, examples=4, seed=1)
+    inputs, _, _ = run.task.sample(4, np.random.default_rng([evaluation.EVAL_DATA_TAG, 1]))
+    np.testing.assert_array_equal(sort_trace.priorities, inputs[:, :5, 3])
+    assert sort_trace.write_weights.shape == (4, 5, 2, 8) and sort_trace.read_weights.shape == (4, 3, 2, 8)
+    np.testing.assert_allclose(sort_trace.write_weights.sum(-1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="priority_sort task, not copy"):
+        evaluation.trace_priority_sort(run.model, tasks.get_task("copy"))
+
+
+def test_plot_priority_writes_py_end_to_end(priority_sort_run, ntm_run, tmp_path):
+    result = run_script("plot_priority_writes.py", f"--run_dir={priority_sort_run}", f"--output_dir={tmp_path}",
+                        "--examples=3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "priority_sort_ntm_writes.png").exists()
+    assert result.stdout.count("rank correlation of priority and row written") == 2
+    refused = run_script("plot_priority_writes.py", f"--run_dir={ntm_run}", f"--output_dir={tmp_path}")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "priority_sort task, not copy" in refused.stderr

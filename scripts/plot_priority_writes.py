@@ -1,0 +1,56 @@
+"""Draw where a trained NTM (or DNC) writes and reads on priority sort (the idea of Graves 2014, Figure 17).
+
+    python scripts/plot_priority_writes.py --run_dir=logs/priority_sort/ntm/seed0
+    python scripts/plot_priority_writes.py --model_path=experiments/trained_models/priority_sort_ntm.keras
+
+Writes <output_dir>/priority_sort_<model>_writes.png (or <output_dir>/<output_name>.png): for every write head, the
+memory row each input vector went to against its priority, over --examples examples, and for the first example the
+write weightings of the inputs sorted by priority next to the read weightings of the answer steps. Prints each
+write head's rank correlation between priority and row.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+
+from absl import app, flags
+
+from experiments import run_flags  # light: TensorFlow is imported after the flags are parsed
+
+FLAGS = flags.FLAGS
+run_flags.define_run_flags(FLAGS)  # --model_path or --run_dir, --task, --task_kwargs
+flags.adopt_module_key_flags(run_flags)  # so that --help lists them
+flags.DEFINE_string("output_dir", "img", "Where the figure goes.")
+flags.DEFINE_string("output_name", None, "File name without .png (default priority_sort_<model>_writes).")
+flags.DEFINE_integer("examples", 32, "Examples traced for the scatter plot.", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed of the examples.", lower_bound=0)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    run = run_flags.load_run(run_flags.given_path(FLAGS), FLAGS)
+
+    from experiments import evaluation, plotting
+
+    try:
+        sort_trace = evaluation.trace_priority_sort(run.model, run.task, FLAGS.examples, FLAGS.seed)
+    except (ValueError, evaluation.NoMemoryError) as error:
+        raise app.UsageError(str(error))
+    errors = float(sort_trace.bit_errors.mean())
+    title = (f"priority sort: {plotting.model_label(run.model_name)}, {FLAGS.examples} examples (seed {FLAGS.seed}), "
+             f"{errors:.2f} bit errors per sequence")
+    name = FLAGS.output_name or f"priority_sort_{run.model_name}_writes"
+    output = os.path.join(FLAGS.output_dir, name + ".png")
+    plotting.plot_priority_writes(sort_trace, title=title, path=output)
+    locations = plotting.write_locations(sort_trace.write_weights)
+    for head in range(locations.shape[-1]):
+        rho = evaluation.mean_rank_correlation(sort_trace.priorities, locations[..., head])
+        print(f"write head {head + 1}: rank correlation of priority and row written {rho:+.3f} "
+              f"(mean over {FLAGS.examples} examples)")
+    print(f"Wrote {output} ({errors:.2f} bit errors per sequence)")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
