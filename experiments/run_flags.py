@@ -47,6 +47,18 @@ def define_run_flags(flag_values=flags.FLAGS):
         message="--task_kwargs needs --task", flag_values=flag_values)
 
 
+def define_figure_flags(default_name, flag_values=flags.FLAGS):
+    """Define ``--output_dir`` (default ``img``) and ``--output_name`` (default ``default_name``) of a figure script."""
+    flags.DEFINE_string("output_dir", "img", "Where the figure goes.", flag_values=flag_values)
+    flags.DEFINE_string("output_name", None, f"File name without .png (default {default_name}).",
+                        flag_values=flag_values)
+
+
+def figure_path(default_name, flag_values=flags.FLAGS):
+    """``<--output_dir>/<--output_name or default_name>.png``."""
+    return os.path.join(flag_values.output_dir, (flag_values.output_name or default_name) + ".png")
+
+
 def given_path(flag_values=flags.FLAGS):
     """The ``--model_path`` or ``--run_dir`` given.
 

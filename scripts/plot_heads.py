@@ -22,8 +22,7 @@ from experiments import run_flags  # light: TensorFlow is imported after the fla
 FLAGS = flags.FLAGS
 run_flags.define_run_flags(FLAGS)  # --model_path or --run_dir, --task, --task_kwargs
 flags.adopt_module_key_flags(run_flags)  # so that --help lists them
-flags.DEFINE_string("output_dir", "img", "Where the figure goes.")
-flags.DEFINE_string("output_name", None, "File name without .png (default <task>_<model>_heads).")
+run_flags.define_figure_flags("<task>_<model>_heads", FLAGS)
 flags.DEFINE_integer("length", None, "Sequence length of the example (copy, repeat copy, N-grams; default: the "
                      "training maximum).", lower_bound=1)
 flags.DEFINE_integer("repeats", None, "Repeats of the example (repeat copy; default: the training maximum).",
@@ -95,7 +94,7 @@ def main(argv):
     errors = example.bit_errors
     title = (f"{run.task.name.replace('_', ' ')}: {plotting.model_label(run.model_name)} on one example "
              f"({description}, seed {FLAGS.seed}): {errors:g} bit errors")
-    output = os.path.join(FLAGS.output_dir, (FLAGS.output_name or f"{run.task.name}_{run.model_name}_heads") + ".png")
+    output = run_flags.figure_path(f"{run.task.name}_{run.model_name}_heads", FLAGS)
     heads = None if FLAGS.heads is None else [int(h) for h in FLAGS.heads]
     if "read_weights" in example.trace and "write_weights" in example.trace:
         try:

@@ -20,8 +20,7 @@ from experiments import run_flags  # light: TensorFlow is imported after the fla
 FLAGS = flags.FLAGS
 run_flags.define_run_flags(FLAGS)  # --model_path or --run_dir, --task, --task_kwargs
 flags.adopt_module_key_flags(run_flags)  # so that --help lists them
-flags.DEFINE_string("output_dir", "img", "Where the figure goes.")
-flags.DEFINE_string("output_name", None, "File name without .png (default priority_sort_<model>_writes).")
+run_flags.define_figure_flags("priority_sort_<model>_writes", FLAGS)
 flags.DEFINE_integer("examples", 32, "Examples traced for the scatter plot.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the examples.", lower_bound=0)
 
@@ -40,8 +39,7 @@ def main(argv):
     errors = float(sort_trace.bit_errors.mean())
     title = (f"priority sort: {plotting.model_label(run.model_name)}, {FLAGS.examples} examples (seed {FLAGS.seed}), "
              f"{errors:.2f} bit errors per sequence")
-    name = FLAGS.output_name or f"priority_sort_{run.model_name}_writes"
-    output = os.path.join(FLAGS.output_dir, name + ".png")
+    output = run_flags.figure_path(f"priority_sort_{run.model_name}_writes", FLAGS)
     plotting.plot_priority_writes(sort_trace, title=title, path=output)
     locations = plotting.write_locations(sort_trace.write_weights)
     for head in range(locations.shape[-1]):
