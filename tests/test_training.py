@@ -92,6 +92,28 @@ def test_paper_optimizers_and_unknown_optimizer():
         training.make_optimizer(tiny_config(optimizer="sgd"))
 
 
+TINY_TASKS = {
+    "copy": dict(bits=3, max_length=3),
+    "repeat_copy": dict(bits=3, max_length=3, max_repeats=2),
+    "associative_recall": dict(bits=3, item_length=2, max_items=3),
+    "ngrams": dict(order=3, length=20),
+    "priority_sort": dict(bits=3, num_inputs=5, num_outputs=3),
+}
+
+
+@pytest.mark.parametrize("task", configs.TASK_NAMES)
+def test_every_task_trains_with_its_paper_optimizer(tmp_path, task):
+    config = configs.default_config(task, "ntm")
+    config.task_kwargs.update(TINY_TASKS[task])
+    config.model_kwargs.update(controller_units=8, memory_size=8, memory_width=4)
+    config.batch_size, config.steps = 4, 3
+    result = train(config, tmp_path / task, eval_every=3, summary_every=1)
+    assert result.step == 3
+    values = scalar_events(tmp_path / task)
+    assert all(np.isfinite(v) for _, v in values["loss/train"]) and len(values["loss/train"]) == 3
+    assert values["learning_rate"][0][1] == pytest.approx(config.learning_rate)
+
+
 def test_run_directory_layout():
     assert training.run_directory("logs", "copy", "ntm", 3) == Path("logs/copy/ntm/seed3")
 
