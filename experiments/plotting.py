@@ -490,7 +490,7 @@ def aggregate(curves):
 
 
 def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held-out batch)", yscale="auto",
-                         path=None):
+                         references=(), path=None):
     """One line per model: the median over seeds against sequences seen, the min–max spread shaded.
 
     Args:
@@ -499,6 +499,7 @@ def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held
         ylabel: y-axis label.
         yscale: ``"linear"``, ``"log"`` (symmetric-log when there are zeros), or ``"auto"`` (log when the values
             span more than 1.5 decades).
+        references: ``(label, value)`` pairs drawn as dashed horizontal lines (e.g. the optimal estimator's cost).
         path: where to save the PNG (optional).
 
     Returns:
@@ -518,6 +519,9 @@ def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held
         if seeds > 1:
             ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0)
         all_values.append(np.concatenate([c.values for c in curves]))
+    for index, (label, value) in enumerate(references):
+        ax.axhline(value, color="0.25", ls=("--", ":", "-.")[index % 3], lw=1.2, label=f"{label} ({value:g})")
+        all_values.append(np.array([value]))
     values = np.concatenate(all_values)
     _set_yscale(ax, values, yscale)
     ax.xaxis.set_major_formatter(ticker.EngFormatter(sep=""))

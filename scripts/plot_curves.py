@@ -13,6 +13,7 @@ name then ends in _<metric>).
 draws one curve per labelled log root instead (runs of --model only), e.g. to compare memory initialisations.
 """
 
+import math
 import os
 import sys
 
@@ -38,6 +39,9 @@ flags.DEFINE_list("compare", None, "label=logdir pairs: one curve per label from
                   "logdir, instead of one curve per model.")
 flags.DEFINE_enum("model", "ntm", configs.MODELS, "Model whose runs --compare draws.")
 flags.DEFINE_string("output_name", None, "File name without .png (default <task>_learning_curves[_<metric>]).")
+flags.DEFINE_list("reference", None, "label=value pairs drawn as dashed horizontal lines, in the units drawn "
+                  "(e.g. 'optimal estimator=128.2' with --metric=loss/eval --loss_in_bits).")
+flags.DEFINE_bool("loss_in_bits", False, "Draw a loss metric in bits (divided by ln 2) instead of nats.")
 flags.DEFINE_enum("yscale", "auto", ["auto", "linear", "log"], "y axis: log (symmetric-log where values reach 0), "
                   "linear, or auto (log when the values span more than 1.5 decades).")
 
@@ -88,9 +92,30 @@ def compare_main():
     return draw(plotting, runs, title)
 
 
+def parse_reference(item):
+    """``"label=value"`` -> ``(label, value)``, or ``None`` when it is not that."""
+    label, _, value = item.rpartition("=")
+    try:
+        return (label, float(value)) if label else None
+    except ValueError:
+        return None
+
+
+flags.register_validator("reference", lambda items: all(parse_reference(i) for i in items or []),
+                         message="--reference takes label=value pairs with a number for value")
+
+
 def draw(plotting, runs, title):
     output = output_path()
-    plotting.plot_learning_curves(runs, title=title, ylabel=METRICS[FLAGS.metric], yscale=FLAGS.yscale, path=output)
+    references = [parse_reference(item) for item in FLAGS.reference or []]
+    ylabel = METRICS[FLAGS.metric]
+    if FLAGS.loss_in_bits:
+        if not FLAGS.metric.startswith("loss/"):
+            raise app.UsageError(f"--loss_in_bits applies to loss metrics, not {FLAGS.metric}")
+        runs = {name: [c._replace(values=c.values / math.log(2)) for c in curves] for name, curves in runs.items()}
+        ylabel = ylabel.replace("nats", "bits")
+    plotting.plot_learning_curves(runs, title=title, ylabel=ylabel, yscale=FLAGS.yscale, references=references,
+                                  path=output)
     for name, curves in runs.items():
         finals = ", ".join(f"seed {c.seed}: {c.values[-1]:.3f} after {c.sequences[-1]:,.0f}" for c in curves)
         print(f"{plotting.model_label(name)}: {finals}", file=sys.stderr)

@@ -234,6 +234,9 @@ def test_learning_curves_from_event_files(tmp_path):
     figure = plotting.plot_learning_curves(runs)
     labels = [line.get_label() for line in figure.axes[0].get_lines()]
     assert labels == ["NTM (median of 2 seeds)", "LSTM (median of 2 seeds)"]
+    figure = plotting.plot_learning_curves(runs, references=[("optimal", 1.5)])
+    lines = figure.axes[0].get_lines()
+    assert lines[-1].get_label() == "optimal (1.5)" and list(lines[-1].get_ydata()) == [1.5, 1.5]
 
 
 def test_compared_curves_take_one_model_from_each_logdir(tmp_path):
@@ -294,6 +297,7 @@ def test_plot_curves_py_end_to_end(tmp_path):
         ("plot_curves.py", ["--logdir={tmp}", "--task=copy"], "no runs found"),
         ("plot_curves.py", ["--task=sorting"], "--task=sorting: value should be one of"),
         ("plot_curves.py", ["--compare={tmp}"], "--compare takes label=logdir pairs"),
+        ("plot_curves.py", ["--logdir={tmp}", "--reference=optimal"], "--reference takes label=value pairs"),
         ("evaluate.py", [], "Exactly one of (model_path, run_dir)"),
         ("evaluate.py", ["--run_dir={tmp}/nothing"], "no such file or directory"),
         ("evaluate.py", ["--run_dir={tmp}", "--sequences=0"], "--sequences=0"),
