@@ -402,8 +402,13 @@ def _restore_checkpoint(config, task, checkpoint_dir):
     latest = tf.train.latest_checkpoint(str(checkpoint_dir))
     if latest is None:
         raise FileNotFoundError(f"{checkpoint_dir} holds no checkpoint")
+    from experiments.training import make_optimizer
+
     model = build_model(config.model, task.input_size, task.output_size, **config.model_kwargs)
-    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    # With the optimizer, as train() saved it: the optimizer's list of trainable variables reaches every weight.
+    optimizer = make_optimizer(config)
+    optimizer.build(model.trainable_variables)
+    tf.train.Checkpoint(model=model, optimizer=optimizer).restore(latest).expect_partial()
     return model, Path(latest)
 
 

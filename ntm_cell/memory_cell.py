@@ -126,16 +126,22 @@ class MemoryCell(keras.layers.Layer):
         ``output_layer`` (``None`` without ``output_units``), in that order: the order of
         ``weights`` (and so of ``get_weights()``) follows it."""
         self.controller_layer = make_controller(self.controller, self.controller_units)
-        self.upper_controller_layers = [
-            make_controller(self.controller, self.controller_units, name=f"controller_{layer}")
-            for layer in range(1, self.controller_layers)
-        ]
+        # One attribute per layer, not a list: TensorFlow checkpoints track layers held in attributes, and a
+        # list held by a Keras layer is not followed by tf.train.Checkpoint.
+        for layer in range(1, self.controller_layers):
+            setattr(self, f"controller_layer_{layer}",
+                    make_controller(self.controller, self.controller_units, name=f"controller_{layer}"))
         self.interface_layer = keras.layers.Dense(interface_size, name="interface")
         self.output_layer = (
             keras.layers.Dense(self.output_units, name="output_projection")
             if self.output_units is not None
             else None
         )
+
+    @property
+    def upper_controller_layers(self):
+        """The controller layers above ``controller_layer``, bottom first."""
+        return [getattr(self, f"controller_layer_{layer}") for layer in range(1, self.controller_layers)]
 
     @property
     def _num_controller_states(self):

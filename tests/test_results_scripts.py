@@ -377,3 +377,21 @@ def test_plot_priority_writes_py_end_to_end(priority_sort_run, ntm_run, tmp_path
     refused = run_script("plot_priority_writes.py", f"--run_dir={ntm_run}", f"--output_dir={tmp_path}")
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     assert "priority_sort task, not copy" in refused.stderr
+
+
+def test_checkpoint_of_a_stacked_controller_restores_every_layer(priority_sort_run, tmp_path):
+    saved = evaluation.load_run(priority_sort_run)
+    only_checkpoints = tmp_path / "run"
+    shutil.copytree(priority_sort_run, only_checkpoints, ignore=shutil.ignore_patterns("model.keras"))
+    restored = evaluation.load_run(only_checkpoints)
+    assert restored.source.name.startswith("ckpt-")
+    x, _, _ = saved.task.sample(3, np.random.default_rng(0))
+    np.testing.assert_allclose(restored.model.predict(x, verbose=0), saved.model.predict(x, verbose=0), atol=1e-5)
+    # The model alone, without the optimizer, reaches the upper controller layer too.
+    cell = restored.model.get_layer("memory").cell
+    before = [w.numpy().copy() for w in cell.controller_layer_1.weights]
+    for w in cell.controller_layer_1.weights:
+        w.assign(np.zeros(w.shape, "float32"))
+    tf.train.Checkpoint(model=restored.model).restore(str(restored.source)).expect_partial()
+    for w, b in zip(cell.controller_layer_1.weights, before):
+        np.testing.assert_array_equal(w.numpy(), b)
