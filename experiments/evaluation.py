@@ -601,10 +601,9 @@ def trace_priority_sort(model, task, examples=32, seed=0):
 
 def rank_correlation(x, y):
     """Spearman's rank correlation of two 1-D arrays (ties broken by order; ``nan`` if one is constant)."""
-    ranks_x = np.argsort(np.argsort(x)).astype(np.float64)
-    ranks_y = np.argsort(np.argsort(y, kind="stable"), kind="stable").astype(np.float64)
-    if ranks_x.std() == 0 or ranks_y.std() == 0 or np.ptp(y) == 0:
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
+    ranks_x, ranks_y = (np.argsort(np.argsort(v, kind="stable"), kind="stable").astype(np.float64) for v in (x, y))
     return float(np.corrcoef(ranks_x, ranks_y)[0, 1])
 
 
@@ -617,3 +616,14 @@ def mean_rank_correlation(priorities, rows):
     values = [rank_correlation(p, r) for p, r in zip(np.asarray(priorities), np.asarray(rows))]
     finite = [v for v in values if not math.isnan(v)]
     return float(np.mean(finite)) if finite else float("nan")
+
+
+def rows_written(write_weights):
+    """``[..., W, N]`` write weightings -> ``[..., W]`` the row each write head weighted most."""
+    return np.asarray(write_weights).argmax(axis=-1)
+
+
+def priority_rank_correlations(sort_trace):
+    """Per write head, :func:`mean_rank_correlation` of priority and :func:`rows_written`: a list of ``W`` floats."""
+    rows = rows_written(sort_trace.write_weights)  # [E, K, W]
+    return [mean_rank_correlation(sort_trace.priorities, rows[..., head]) for head in range(rows.shape[-1])]

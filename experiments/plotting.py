@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
 
 from experiments.configs import MODELS
-from experiments.evaluation import METRIC_COLUMNS, mean_rank_correlation
+from experiments.evaluation import METRIC_COLUMNS, priority_rank_correlations, rows_written
 
 #: One colour per model, the same in every figure.
 MODEL_COLORS = {"ntm": "#1f77b4", "lstm": "#ff7f0e", "dnc": "#2ca02c"}
@@ -569,11 +569,6 @@ def _set_yscale(ax, values, yscale):
 HEAD_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
-def write_locations(write_weights):
-    """``[..., W, N]`` write weightings -> ``[..., W]`` the row each write head weighted most."""
-    return np.asarray(write_weights).argmax(axis=-1)
-
-
 def plot_priority_writes(sort_trace, title=None, threshold=0.05, path=None):
     """Where the heads write and read on priority sort (the idea of Graves 2014, Figure 17).
 
@@ -595,12 +590,11 @@ def plot_priority_writes(sort_trace, title=None, threshold=0.05, path=None):
     priorities = np.asarray(sort_trace.priorities)  # [E, K]
     writes = np.asarray(sort_trace.write_weights)  # [E, K, W, N]
     reads = np.asarray(sort_trace.read_weights)  # [E, J, R, N]
-    locations = write_locations(writes)  # [E, K, W]
+    locations = rows_written(writes)  # [E, K, W]
     figure = new_figure(15, 5.2)
     grid = GridSpec(1, 3, figure=figure, width_ratios=[1.1, 1, 1], wspace=0.35)
     ax = figure.add_subplot(grid[0, 0])
-    for head in range(writes.shape[2]):
-        rho = mean_rank_correlation(priorities, locations[:, :, head])
+    for head, rho in enumerate(priority_rank_correlations(sort_trace)):
         ax.scatter(priorities.ravel(), locations[:, :, head].ravel(), s=9, alpha=0.5,
                    color=HEAD_COLORS[head % len(HEAD_COLORS)], label=f"write head {head + 1} (ρ = {rho:+.2f})")
     ax.set_xlabel("priority of the input vector")

@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 
 from absl import app, flags, logging
 
-from experiments import configs  # light: TensorFlow is imported after the flags are parsed
+from experiments import configs, run_flags  # light: TensorFlow is imported after the flags are parsed
 
 METRICS = {
     "bit_errors/eval": "bit errors per sequence (held-out batch)",
@@ -33,12 +33,12 @@ METRICS = {
 FLAGS = flags.FLAGS
 flags.DEFINE_string("logdir", "logs", "Root of the run directories (as given to train.py).")
 flags.DEFINE_enum("task", "copy", configs.TASK_NAMES, "Task whose runs to draw.")
-flags.DEFINE_string("output_dir", "img", "Where the figure goes.")
 flags.DEFINE_enum("metric", "bit_errors/eval", list(METRICS), "Scalar to draw.")
 flags.DEFINE_list("compare", None, "label=logdir pairs: one curve per label from the --model runs under that "
                   "logdir, instead of one curve per model.")
 flags.DEFINE_enum("model", "ntm", configs.MODELS, "Model whose runs --compare draws.")
-flags.DEFINE_string("output_name", None, "File name without .png (default <task>_learning_curves[_<metric>]).")
+run_flags.define_figure_flags("<task>_learning_curves[_<metric>]", FLAGS)
+flags.adopt_module_key_flags(run_flags)  # so that --help lists --output_dir and --output_name
 flags.DEFINE_list("reference", None, "label=value pairs drawn as dashed horizontal lines, in the units drawn "
                   "(e.g. 'optimal estimator=128.2' with --metric=loss/eval --loss_in_bits).")
 flags.DEFINE_bool("loss_in_bits", False, "Draw a loss metric in bits (divided by ln 2) instead of nats.")
@@ -69,8 +69,7 @@ def main(argv):
 
 def output_path():
     suffix = "" if FLAGS.metric == "bit_errors/eval" else "_" + FLAGS.metric.replace("/", "_")
-    name = FLAGS.output_name or f"{FLAGS.task}_learning_curves{suffix}"
-    return os.path.join(FLAGS.output_dir, name + ".png")
+    return run_flags.figure_path(f"{FLAGS.task}_learning_curves{suffix}", FLAGS)
 
 
 def compare_main():
@@ -101,6 +100,9 @@ def parse_reference(item):
         return None
 
 
+flags.register_multi_flags_validator(
+    ["loss_in_bits", "metric"], lambda f: not f["loss_in_bits"] or f["metric"].startswith("loss/"),
+    message="--loss_in_bits applies to loss metrics only (--metric=loss/eval or loss/train)")
 flags.register_validator("reference", lambda items: all(parse_reference(i) for i in items or []),
                          message="--reference takes label=value pairs with a number for value")
 
@@ -110,8 +112,6 @@ def draw(plotting, runs, title):
     references = [parse_reference(item) for item in FLAGS.reference or []]
     ylabel = METRICS[FLAGS.metric]
     if FLAGS.loss_in_bits:
-        if not FLAGS.metric.startswith("loss/"):
-            raise app.UsageError(f"--loss_in_bits applies to loss metrics, not {FLAGS.metric}")
         runs = {name: [c._replace(values=c.values / math.log(2)) for c in curves] for name, curves in runs.items()}
         ylabel = ylabel.replace("nats", "bits")
     plotting.plot_learning_curves(runs, title=title, ylabel=ylabel, yscale=FLAGS.yscale, references=references,

@@ -41,9 +41,7 @@ def main(argv):
              f"{errors:.2f} bit errors per sequence")
     output = run_flags.figure_path(f"priority_sort_{run.model_name}_writes", FLAGS)
     plotting.plot_priority_writes(sort_trace, title=title, path=output)
-    locations = plotting.write_locations(sort_trace.write_weights)
-    for head in range(locations.shape[-1]):
-        rho = evaluation.mean_rank_correlation(sort_trace.priorities, locations[..., head])
+    for head, rho in enumerate(evaluation.priority_rank_correlations(sort_trace)):
         print(f"write head {head + 1}: rank correlation of priority and row written {rho:+.3f} "
               f"(mean over {FLAGS.examples} examples)")
     print(f"Wrote {output} ({errors:.2f} bit errors per sequence)")

@@ -319,6 +319,7 @@ def test_rank_correlation():
     assert evaluation.rank_correlation(x, np.array([2, 0, 3, 1])) == pytest.approx(1.0)
     assert evaluation.rank_correlation(x, -x) == pytest.approx(-1.0)
     assert math.isnan(evaluation.rank_correlation(x, np.zeros(4)))
+    assert math.isnan(evaluation.rank_correlation(np.ones(4), x))
     # Per example, skipping examples with a constant row.
     rows = np.array([[2, 0, 3, 1], [5, 5, 5, 5], [0, 1, 2, 3]])
     assert evaluation.mean_rank_correlation(np.stack([x, x, x]), rows) == pytest.approx((1.0 + 0.0) / 2)

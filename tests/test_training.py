@@ -101,11 +101,22 @@ TINY_TASKS = {
 }
 
 
-@pytest.mark.parametrize("task", configs.TASK_NAMES)
-def test_every_task_trains_with_its_paper_optimizer(tmp_path, task):
-    config = configs.default_config(task, "ntm")
+TINY_MODELS = {
+    "ntm": dict(controller_units=8, memory_size=8, memory_width=4),
+    "dnc": dict(controller_units=8, memory_size=8, memory_width=4, read_heads=2),
+    "lstm": dict(units=8, layers=2),
+}
+
+
+@pytest.mark.parametrize(
+    "task, model",
+    [(task, "ntm") for task in configs.TASK_NAMES]
+    + [(task, model) for task in ("ngrams", "priority_sort") for model in ("lstm", "dnc")],
+)
+def test_every_task_trains_with_its_paper_optimizer(tmp_path, task, model):
+    config = configs.default_config(task, model)
     config.task_kwargs.update(TINY_TASKS[task])
-    config.model_kwargs.update(controller_units=8, memory_size=8, memory_width=4)
+    config.model_kwargs.update(TINY_MODELS[model])
     config.batch_size, config.steps = 4, 3
     result = train(config, tmp_path / task, eval_every=3, summary_every=1)
     assert result.step == 3
