@@ -15,9 +15,8 @@ Shape letters used in the docstrings:
 Memory layout: the memory matrix is held as ``[B, M, N]``, one column per location, so that
 ``memory[:, :, i]`` is the paper's row ``M(i)``. Every memory-sized operation then runs along
 the long ``N`` axis, which XLA vectorises; with the paper's ``[B, N, M]`` it runs along
-``M = 20``, which does not fill a vector register. On the project's 2-core CPU the
-memory-sized operations of one step (norms, similarities, reading, writing) ran 2-4 times
-faster in this layout; the whole training step gained only ~1.05-1.1x (README, Performance).
+``M = 20``, which does not fill a vector register. On the project's 2-core CPU the whole
+training step gained only ~1.05-1.1x from it (README, Performance).
 
 Everything is written with ``keras.ops`` so it runs on every Keras backend.
 
