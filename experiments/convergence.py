@@ -12,20 +12,17 @@ from pathlib import Path
 import numpy as np
 
 from experiments.configs import CONVERGED_BIT_ERRORS
+from experiments.events import scalar_events
 
 
 def eval_events(run_dir, tag="bit_errors/eval"):
     """``(steps [K], values [K], wall_times [K])`` of one scalar, plus the run's first event time."""
-    import tensorflow as tf
-
     points, first_time = {}, None
-    for path in sorted(Path(run_dir).glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for value in event.summary.value:
-                if first_time is None or event.wall_time < first_time:
-                    first_time = event.wall_time
-                if value.tag == tag:
-                    points[int(event.step)] = (float(tf.make_ndarray(value.tensor)), event.wall_time)
+    for event_tag, step, value, wall_time in scalar_events(run_dir):
+        if first_time is None or wall_time < first_time:
+            first_time = wall_time
+        if event_tag == tag:
+            points[step] = (value, wall_time)
     steps = np.array(sorted(points), np.int64)
     values = np.array([points[s][0] for s in steps])
     times = np.array([points[s][1] for s in steps])

@@ -1,8 +1,8 @@
 """Figures of results: generalisation sweeps, head weightings over time, learning curves.
 
 Every plotting function builds a ``matplotlib.figure.Figure`` on the Agg canvas (no pyplot, no display, no global
-state), saves it when given ``path`` and returns it. TensorBoard event files are read with
-``tf.compat.v1.train.summary_iterator`` (TensorFlow is imported only by the readers).
+state), saves it when given ``path`` and returns it. TensorBoard event files are read by
+``experiments.events`` (TensorFlow is imported only by the readers).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from matplotlib.gridspec import GridSpec
 
 from experiments.configs import MODELS
 from experiments.evaluation import METRIC_COLUMNS, priority_rank_correlations, rows_written
+from experiments.events import scalar_events
 
 #: One colour per model, the same in every figure.
 MODEL_COLORS = {"ntm": "#1f77b4", "lstm": "#ff7f0e", "dnc": "#2ca02c"}
@@ -404,17 +405,9 @@ def read_scalars(run_dir):
 
     Steps are sorted; where a resumed run wrote a step twice, the later file's value wins.
     """
-    import tensorflow as tf
-
     by_tag = {}
-    for path in sorted(Path(run_dir).glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for value in event.summary.value:
-                if value.HasField("tensor"):
-                    number = float(tf.make_ndarray(value.tensor))
-                else:
-                    number = float(value.simple_value)
-                by_tag.setdefault(value.tag, {})[int(event.step)] = number
+    for tag, step, value, _ in scalar_events(run_dir):
+        by_tag.setdefault(tag, {})[step] = value
     scalars = {}
     for tag, points in by_tag.items():
         steps = np.array(sorted(points), np.int64)

@@ -19,7 +19,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from experiments import configs, run_flags  # light: TensorFlow is imported after the flags are parsed
 
@@ -58,7 +58,6 @@ def main(argv):
 
     from experiments import plotting
 
-    logging.set_verbosity(logging.ERROR)  # tf.compat.v1.train.summary_iterator logs a deprecation warning
     runs = plotting.load_learning_curves(FLAGS.logdir, FLAGS.task, tag=FLAGS.metric)
     if not runs:
         raise app.UsageError(f"no runs found: no {os.path.join(task_dir, '<model>', 'seed<k>')} directory has "
@@ -81,7 +80,6 @@ def compare_main():
         groups.append((label, logdir))
     from experiments import plotting
 
-    logging.set_verbosity(logging.ERROR)
     runs = plotting.load_compared_curves(groups, FLAGS.task, FLAGS.model, tag=FLAGS.metric)
     if not runs:
         raise app.UsageError(f"no {FLAGS.model} runs on {FLAGS.task} with {FLAGS.metric!r} under any of "

@@ -13,7 +13,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from experiments import configs
 
@@ -36,7 +36,6 @@ def main(argv):
     from experiments import shipped
     from experiments.convergence import convergence
 
-    logging.set_verbosity(logging.ERROR)  # tf.compat.v1.train.summary_iterator logs a deprecation warning
     directory = FLAGS.output_dir or shipped.SHIPPED_DIR
     for task in FLAGS.tasks:
         try:

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import tasks
-from experiments import configs, training
+from experiments import configs, events, training
 from experiments.curriculum import Curriculum
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,11 +49,8 @@ def train(config, run_dir, **kwargs):
 def scalar_events(run_dir):
     """{tag: [(step, value), ...]} from a run directory's event files."""
     scalars = {}
-    for path in sorted(Path(run_dir).glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for value in event.summary.value:
-                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
-                scalars.setdefault(value.tag, []).append((event.step, number))
+    for tag, step, value, _ in events.scalar_events(run_dir):
+        scalars.setdefault(tag, []).append((step, value))
     return scalars
 
 
