@@ -483,7 +483,7 @@ def aggregate(curves):
 
 
 def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held-out batch)", yscale="auto",
-                         references=(), path=None):
+                         references=(), max_sequences=None, path=None):
     """One line per model: the median over seeds against sequences seen, the min–max spread shaded.
 
     Args:
@@ -493,6 +493,8 @@ def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held
         yscale: ``"linear"``, ``"log"`` (symmetric-log when there are zeros), or ``"auto"`` (log when the values
             span more than 1.5 decades).
         references: ``(label, value)`` pairs drawn as dashed horizontal lines (e.g. the optimal estimator's cost).
+        max_sequences: draw the x axis only up to this many sequences (default: to the longest run), so that
+            short baseline runs are not squeezed against a long one.
         path: where to save the PNG (optional).
 
     Returns:
@@ -520,7 +522,7 @@ def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held
     ax.xaxis.set_major_formatter(ticker.EngFormatter(sep=""))
     ax.set_xlabel("training sequences seen")
     ax.set_ylabel(ylabel)
-    ax.set_xlim(left=0)
+    ax.set_xlim(0, max_sequences)
     ax.grid(True, which="major", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     if any(len(curves) > 1 for curves in runs.values()):

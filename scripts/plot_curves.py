@@ -41,6 +41,8 @@ run_flags.define_figure_flags("<task>_learning_curves[_<metric>]", FLAGS)
 flags.adopt_module_key_flags(run_flags)  # so that --help lists --output_dir and --output_name
 flags.DEFINE_list("reference", None, "label=value pairs drawn as dashed horizontal lines, in the units drawn "
                   "(e.g. 'optimal estimator=128.2' with --metric=loss/eval --loss_in_bits).")
+flags.DEFINE_integer("max_sequences", None, "Draw the x axis only up to this many training sequences.",
+                     lower_bound=1)
 flags.DEFINE_bool("loss_in_bits", False, "Draw a loss metric in bits (divided by ln 2) instead of nats.")
 flags.DEFINE_enum("yscale", "auto", ["auto", "linear", "log"], "y axis: log (symmetric-log where values reach 0), "
                   "linear, or auto (log when the values span more than 1.5 decades).")
@@ -113,7 +115,7 @@ def draw(plotting, runs, title):
         runs = {name: [c._replace(values=c.values / math.log(2)) for c in curves] for name, curves in runs.items()}
         ylabel = ylabel.replace("nats", "bits")
     plotting.plot_learning_curves(runs, title=title, ylabel=ylabel, yscale=FLAGS.yscale, references=references,
-                                  path=output)
+                                  max_sequences=FLAGS.max_sequences, path=output)
     for name, curves in runs.items():
         finals = ", ".join(f"seed {c.seed}: {c.values[-1]:.3f} after {c.sequences[-1]:,.0f}" for c in curves)
         print(f"{plotting.model_label(name)}: {finals}", file=sys.stderr)

@@ -237,6 +237,8 @@ def test_learning_curves_from_event_files(tmp_path):
     figure = plotting.plot_learning_curves(runs, references=[("optimal", 1.5)])
     lines = figure.axes[0].get_lines()
     assert lines[-1].get_label() == "optimal (1.5)" and list(lines[-1].get_ydata()) == [1.5, 1.5]
+    assert plotting.plot_learning_curves(runs).axes[0].get_xlim()[1] >= 40
+    assert plotting.plot_learning_curves(runs, max_sequences=24).axes[0].get_xlim() == (0, 24)
 
 
 def test_compared_curves_take_one_model_from_each_logdir(tmp_path):
