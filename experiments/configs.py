@@ -51,7 +51,7 @@ class ExperimentConfig:
             the learning rate is multiplied by this factor (once) so that a converged model stays converged;
             1.0 turns it off. Adam at 1e-3 on a near-zero loss takes rare large normalised steps that throw a
             converged NTM back to tens of bits per sequence; a smaller step after convergence is meant to prevent
-            that, and makes relapses rarer and smaller without ruling them out (three of three copy seeds stayed
+            that, and makes relapses rarer and smaller without ruling them out (seven of seven copy seeds stayed
             under 1 bit for 5,000 steps; one of them, trained to 15,000, rose to 1.2-4.2 bits at five single
             evaluations; README).
     """
