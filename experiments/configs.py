@@ -54,6 +54,9 @@ class ExperimentConfig:
             that, and makes relapses rarer and smaller without ruling them out (seven of seven copy seeds stayed
             under 1 bit for 5,000 steps; one of them, trained to 15,000, rose to 1.2-4.2 bits at five single
             evaluations; README).
+        converged_learning_rate_half_life: after convergence, halve the learning rate every this many steps
+            (a smooth exponential decay, starting from the rate set by ``converged_learning_rate_factor``);
+            0 keeps it constant.
     """
 
     task: str
@@ -68,6 +71,7 @@ class ExperimentConfig:
     curriculum: str = "none"
     seed: int = 0
     converged_learning_rate_factor: float = 0.1
+    converged_learning_rate_half_life: int = 0
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

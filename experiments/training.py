@@ -134,6 +134,29 @@ def make_optimizer(config):
     raise ValueError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
+def learning_rate_at(config, step, converged_at):
+    """The learning rate of ``config`` at ``step`` of a run that first converged at step ``converged_at``.
+
+    Before convergence (``converged_at == 0``) it is ``config.learning_rate``; from the convergence step on it is
+    that rate times ``config.converged_learning_rate_factor``, halved every
+    ``config.converged_learning_rate_half_life`` steps after convergence when that is positive.
+
+    Args:
+        config: an :class:`~experiments.configs.ExperimentConfig`.
+        step: the current step (>= ``converged_at``).
+        converged_at: the step of the first held-out evaluation under ``CONVERGED_BIT_ERRORS``; 0 if none yet.
+
+    Returns:
+        a Python float.
+    """
+    if converged_at <= 0:
+        return config.learning_rate
+    rate = config.learning_rate * config.converged_learning_rate_factor
+    if config.converged_learning_rate_half_life > 0:
+        rate *= 0.5 ** (max(step - converged_at, 0) / config.converged_learning_rate_half_life)
+    return rate
+
+
 def make_train_step(model, optimizer, strategy, jit_compile):
     """A compiled step ``(inputs, targets, mask) -> (loss, bit_errors, grad_norm)``.
 
@@ -337,13 +360,15 @@ def train(
             if eval_errors < CONVERGED_BIT_ERRORS and int(converged_at.numpy()) == 0:
                 converged_at.assign(step)
                 message = f"converged (held-out < {CONVERGED_BIT_ERRORS} bits per sequence) at step {step}"
-                if config.converged_learning_rate_factor != 1.0:
-                    learning_rate = float(optimizer.learning_rate.numpy()) * config.converged_learning_rate_factor
-                    optimizer.learning_rate.assign(learning_rate)
-                    message += f"; learning rate now {learning_rate:.2g}"
+                if config.converged_learning_rate_factor != 1.0 or config.converged_learning_rate_half_life:
+                    message += f"; learning rate now {learning_rate_at(config, step, step):.2g}"
+                    if config.converged_learning_rate_half_life:
+                        message += f", halving every {config.converged_learning_rate_half_life} steps"
                 printer(message)
                 if stop_when_converged:
                     steps = step
+            if int(converged_at.numpy()):
+                optimizer.learning_rate.assign(learning_rate_at(config, step, int(converged_at.numpy())))
             new_level = curriculum.next_level(current_level, window_errors / max(window_count, 1))
             window_errors, window_count = 0.0, 0
             if new_level != current_level:

@@ -42,6 +42,8 @@ flags.DEFINE_bool("stop_when_converged", False, "Stop at the first held-out eval
                   "sequence instead of running all --steps.")
 flags.DEFINE_float("converged_learning_rate_factor", None, "Multiply the learning rate by this once the run has "
                    "converged (default 0.1; 1 keeps it).", lower_bound=0.0)
+flags.DEFINE_integer("converged_learning_rate_half_life", None, "After convergence, halve the learning rate "
+                     "every this many steps (default 0: keep it constant).", lower_bound=0)
 flags.DEFINE_integer("threads", 0, "TensorFlow intra-op threads (0: TensorFlow's default, one per core). Use 1 when "
                      "two runs share a 2-core machine.", lower_bound=0)
 flags.DEFINE_bool("jit_compile", True, "Compile training steps with XLA (much faster on CPU).")
@@ -54,7 +56,7 @@ def config_from_flags():
     """The paper configuration for --task/--model with the flags that were given applied on top."""
     config = configs.default_config(FLAGS.task, FLAGS.model)
     for name in ("steps", "batch_size", "learning_rate", "optimizer", "clip_norm", "curriculum",
-                 "converged_learning_rate_factor"):
+                 "converged_learning_rate_factor", "converged_learning_rate_half_life"):
         if FLAGS[name].value is not None:
             setattr(config, name, FLAGS[name].value)
     config.seed = FLAGS.seed

@@ -246,6 +246,7 @@ def test_train_py_command_line_end_to_end(tmp_path):
         ("--batch_size=0", "--batch_size=0"),
         ("--model=gru", "--model=gru"),
         ("--optimizer=sgd", "--optimizer=sgd"),
+        ("--converged_learning_rate_half_life=-1", "--converged_learning_rate_half_life=-1"),
     ],
 )
 def test_bad_flags_end_with_one_clear_line(flag, message):
@@ -279,6 +280,38 @@ def test_convergence_lowers_the_learning_rate_once_and_survives_resume(tmp_path,
     train(config, tmp_path, eval_every=2, checkpoint_every=2, summary_every=2, printer=lines.append)
     rates = dict(scalar_events(tmp_path)["learning_rate"])
     assert rates[8] == pytest.approx(1e-4)  # restored from the checkpoint, not reset or lowered again
+
+
+def test_learning_rate_at_is_constant_before_convergence_then_drops_and_halves_each_half_life():
+    config = tiny_config(learning_rate=1e-3, converged_learning_rate_factor=0.1, converged_learning_rate_half_life=0)
+    assert training.learning_rate_at(config, step=500, converged_at=0) == pytest.approx(1e-3)
+    assert training.learning_rate_at(config, step=500, converged_at=300) == pytest.approx(1e-4)
+    assert training.learning_rate_at(config, step=90_000, converged_at=300) == pytest.approx(1e-4)
+    config.converged_learning_rate_half_life = 200
+    assert training.learning_rate_at(config, step=300, converged_at=300) == pytest.approx(1e-4)
+    assert training.learning_rate_at(config, step=500, converged_at=300) == pytest.approx(5e-5)
+    assert training.learning_rate_at(config, step=700, converged_at=300) == pytest.approx(2.5e-5)
+    assert training.learning_rate_at(config, step=400, converged_at=300) == pytest.approx(1e-4 / np.sqrt(2))
+    config.converged_learning_rate_factor = 1.0
+    assert training.learning_rate_at(config, step=500, converged_at=300) == pytest.approx(5e-4)
+
+
+def test_learning_rate_halves_after_convergence_and_resumes_on_schedule(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "CONVERGED_BIT_ERRORS", float("inf"))  # converges at the first evaluation
+    config = tiny_config(
+        steps=6, learning_rate=1e-3, converged_learning_rate_factor=0.1, converged_learning_rate_half_life=2
+    )
+    lines = []
+    train(config, tmp_path, eval_every=2, checkpoint_every=2, summary_every=2, printer=lines.append)
+    # Each rate is logged before the evaluation of its step, so it is the one set at the evaluation before.
+    rates = dict(scalar_events(tmp_path)["learning_rate"])
+    assert [rates[2], rates[4], rates[6]] == pytest.approx([1e-3, 1e-4, 5e-5])
+    assert any("halving every 2 steps" in line for line in lines)
+
+    config.steps = 10
+    train(config, tmp_path, eval_every=2, checkpoint_every=2, summary_every=2, printer=lines.append)
+    rates = dict(scalar_events(tmp_path)["learning_rate"])
+    assert [rates[8], rates[10]] == pytest.approx([2.5e-5, 1.25e-5])
 
 
 def test_stop_when_converged_ends_the_run_at_the_converged_evaluation(tmp_path, monkeypatch):
