@@ -78,7 +78,10 @@ class ExperimentConfig:
 
     @classmethod
     def from_json(cls, text):
-        return cls(**json.loads(text))
+        fields = json.loads(text)
+        # Written before the field existed: those runs kept the learning rate constant after convergence.
+        fields.setdefault("converged_learning_rate_half_life", 0)
+        return cls(**fields)
 
     def identity(self):
         """The fields a checkpoint must agree on to be resumed (``steps`` may grow)."""

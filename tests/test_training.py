@@ -1,5 +1,6 @@
 """The training loop and scripts/train.py: scalars, checkpoints, resume, refusal, NaN, flags."""
 
+import json
 import os
 import subprocess
 import sys
@@ -164,6 +165,17 @@ def test_checkpoint_of_another_configuration_is_refused(tmp_path):
     with pytest.raises(training.ConfigMismatchError, match="batch_size: saved 8, now 4"):
         train(tiny_config(steps=4, batch_size=4), tmp_path)
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == before
+
+
+def test_a_config_written_before_the_half_life_existed_reads_as_no_decay(tmp_path):
+    config = tiny_config(steps=2, converged_learning_rate_half_life=0)
+    old = json.loads(config.to_json())
+    del old["converged_learning_rate_half_life"]
+    assert configs.ExperimentConfig.from_json(json.dumps(old)).converged_learning_rate_half_life == 0
+    # So an old run directory is refused for a run with the decay, not resumed under it.
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    with pytest.raises(training.ConfigMismatchError, match="converged_learning_rate_half_life: saved 0, now 500"):
+        train(tiny_config(steps=2, converged_learning_rate_half_life=500), tmp_path)
 
 
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
