@@ -43,7 +43,7 @@ flags.DEFINE_bool("stop_when_converged", False, "Stop at the first held-out eval
 flags.DEFINE_float("converged_learning_rate_factor", None, "Multiply the learning rate by this once the run has "
                    "converged (default 0.1; 1 keeps it).", lower_bound=0.0)
 flags.DEFINE_integer("converged_learning_rate_half_life", None, "After convergence, halve the learning rate "
-                     "every this many steps (default 0: keep it constant).", lower_bound=0)
+                     "every this many steps (default 2000; 0 keeps it constant).", lower_bound=0)
 flags.DEFINE_integer("threads", 0, "TensorFlow intra-op threads (0: TensorFlow's default, one per core). Use 1 when "
                      "two runs share a 2-core machine.", lower_bound=0)
 flags.DEFINE_bool("jit_compile", True, "Compile training steps with XLA (much faster on CPU).")

@@ -280,7 +280,9 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
 def test_convergence_lowers_the_learning_rate_once_and_survives_resume(tmp_path, monkeypatch):
     # Any error counts as converged, so the first evaluation (step 2) converges.
     monkeypatch.setattr(training, "CONVERGED_BIT_ERRORS", float("inf"))
-    config = tiny_config(steps=6, learning_rate=1e-3, converged_learning_rate_factor=0.1)
+    config = tiny_config(
+        steps=6, learning_rate=1e-3, converged_learning_rate_factor=0.1, converged_learning_rate_half_life=0
+    )
     lines = []
     train(config, tmp_path, eval_every=2, checkpoint_every=2, summary_every=2, printer=lines.append)
     rates = dict(scalar_events(tmp_path)["learning_rate"])
