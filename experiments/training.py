@@ -357,7 +357,9 @@ def train(
                 f"eta {_format_duration(remaining)}"
                 + (f"  curriculum {current_level}/{curriculum.final_level}" if curriculum.final_level else "")
             )
-            if eval_errors < CONVERGED_BIT_ERRORS and int(converged_at.numpy()) == 0:
+            converged_step = int(converged_at.numpy())
+            if eval_errors < CONVERGED_BIT_ERRORS and converged_step == 0:
+                converged_step = step
                 converged_at.assign(step)
                 message = f"converged (held-out < {CONVERGED_BIT_ERRORS} bits per sequence) at step {step}"
                 if config.converged_learning_rate_factor != 1.0 or config.converged_learning_rate_half_life:
@@ -367,8 +369,8 @@ def train(
                 printer(message)
                 if stop_when_converged:
                     steps = step
-            if int(converged_at.numpy()):
-                optimizer.learning_rate.assign(learning_rate_at(config, step, int(converged_at.numpy())))
+            if converged_step:
+                optimizer.learning_rate.assign(learning_rate_at(config, step, converged_step))
             new_level = curriculum.next_level(current_level, window_errors / max(window_count, 1))
             window_errors, window_count = 0.0, 0
             if new_level != current_level:
