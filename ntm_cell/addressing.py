@@ -218,7 +218,10 @@ def _address(memory, previous_weights, keys, strengths, gates, shifts, gammas):
         d_denominator = -d_dot * similarity
         d_key_norm = ops.sum(d_denominator * memory_norm[:, None, :], axis=-1)  # [B, H]
         d_memory_norm = ops.sum(d_denominator * key_norm[:, :, None], axis=1)  # [B, N]
-        d_keys = ops.einsum("bhn,bmn->bhm", d_dot, memory) + (d_key_norm / key_norm)[:, :, None] * keys
+        # One matrix-vector product per head: XLA on CPU runs the batched [H, N] x [N, M] product of
+        # einsum("bhn,bmn->bhm") several times slower than H separate products once H > 1.
+        d_keys_dot = ops.stack([ops.einsum("bn,bmn->bm", d_dot[:, h], memory) for h in range(d_dot.shape[1])], axis=1)
+        d_keys = d_keys_dot + (d_key_norm / key_norm)[:, :, None] * keys
         d_memory = ops.einsum("bhn,bhm->bmn", d_dot, keys) + (d_memory_norm / memory_norm)[:, None, :] * memory
         return d_memory, d_previous, d_keys, d_strengths, d_gates, d_shifts, d_gammas
 
