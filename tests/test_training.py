@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import tasks
 from experiments import configs, events, training
+from experiments.models import build_model
 from experiments.curriculum import Curriculum
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -334,3 +335,48 @@ def test_stop_when_converged_ends_the_run_at_the_converged_evaluation(tmp_path, 
     assert result.step == 3
     assert result.model_path.exists()
     assert training.tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("-3")
+
+
+def _loop_body_variable_reads(concrete_function):
+    """How many ReadVariableOp nodes the while-loop bodies of a traced function hold."""
+    library = concrete_function.graph.as_graph_def().library.function
+    return sum(
+        sum(node.op == "ReadVariableOp" for node in function.node_def)
+        for function in library
+        if "while_body" in function.signature.name
+    )
+
+
+@pytest.mark.parametrize("model", ["ntm", "dnc", "lstm"])
+def test_weights_read_once_gives_the_same_loss_and_gradients_and_no_reads_inside_the_loop(model):
+    config = tiny_config(model)
+    task = tasks.get_task(config.task, **config.task_kwargs)
+    keras.utils.set_random_seed(1)
+    net = build_model(config.model, task.input_size, task.output_size, **config.model_kwargs)
+    inputs, targets, mask = (tf.constant(a) for a in task.sample(4, tasks.batch_rng(0, 0)))
+
+    def loss_and_gradients(forward):
+        @tf.function
+        def step(x):
+            with tf.GradientTape() as tape:
+                loss = tasks.metrics.masked_sigmoid_cross_entropy(targets, forward(x), mask)
+            return loss, tape.gradient(loss, net.trainable_variables)
+
+        return step
+
+    plain = loss_and_gradients(lambda x: net(x, training=True))
+    read_once = loss_and_gradients(lambda x: training.call_with_weights_read_once(net, x))
+    loss, gradients = plain(inputs)
+    loss_once, gradients_once = read_once(inputs)
+    np.testing.assert_allclose(loss_once.numpy(), loss.numpy(), rtol=1e-6)
+    assert all(g is not None for g in gradients_once)
+    for g, g_once in zip(gradients, gradients_once):
+        np.testing.assert_allclose(g_once.numpy(), g.numpy(), rtol=1e-5, atol=1e-7)
+    assert _loop_body_variable_reads(plain.get_concrete_function(inputs)) > 0
+    assert _loop_body_variable_reads(read_once.get_concrete_function(inputs)) == 0
+
+
+def test_weights_read_once_refuses_a_model_that_assigns_variables():
+    net = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization()])
+    with pytest.raises(RuntimeError, match="assigned variables"):
+        training.call_with_weights_read_once(net, np.ones((2, 3), np.float32))
