@@ -11,6 +11,7 @@ from ntm_cell.memory_cell import CONTROLLERS, MemoryCell, clip, split_heads  # n
 
 
 INITIAL_WEIGHTINGS = ("focused", "uniform")
+MEMORY_STATE_SHAPES = ("flat", "matrix")
 
 #: Weight on row 0 of a "focused" initial weighting is e^F / (e^F + N - 1) with F = log(N) + FOCUS.
 FOCUS = 4.0
@@ -57,7 +58,7 @@ class NTMCell(MemoryCell):
     nothing to learn from. The README compares the two on the copy task.
 
     State layout: a flat list of rank-2 tensors (flat so that ``return_state=True``
-    works in functional models):
+    works in functional models; see ``memory_state_shape`` below for the memory):
 
     ============  ===============================  ===============================
     index         shape                            meaning
@@ -75,6 +76,16 @@ class NTMCell(MemoryCell):
     Use :meth:`unpack_state` to get them back as ``[B, M, N]``, ``[B, R, M]`` and
     ``[B, R + W, N]`` tensors, and :meth:`trace` to record every head's addressing at
     every time step.
+
+    ``memory_state_shape="matrix"`` carries the memory between steps as ``[B, M, N]``
+    instead of ``[B, M * N]``: the numbers are the same, and under XLA on a CPU the training
+    step is about 1.1-1.2x faster (XLA's CPU code for an elementwise update of the flat
+    ``[B, M * N]`` buffer whose factors vary along ``M`` and along ``N`` is not vectorised;
+    README, Performance). ``state_size`` still says ``M * N`` (Keras' RNN takes integer state
+    sizes only), so Keras' symbolic shape of a returned memory state is then wrong: keep the
+    default ``"flat"`` when the memory state is an output of a functional model
+    (``return_state=True``). A step keeps the memory state in the shape it was given, so a
+    flat ``initial_state`` passed by the caller also works with ``"matrix"``.
 
     Example:
 
@@ -99,6 +110,8 @@ class NTMCell(MemoryCell):
         output_units: ``None`` or the width of a clipped linear output layer.
         controller_layers: how many controller layers of ``controller_units`` are stacked
             (Graves 2014 used 2 LSTM layers of 100 for priority sort).
+        memory_state_shape: ``"flat"`` (``[B, M * N]``) or ``"matrix"`` (``[B, M, N]``, faster;
+            see above): the shape in which the memory is carried from step to step.
         **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
 
     Call arguments:
@@ -123,6 +136,7 @@ class NTMCell(MemoryCell):
         output_units=None,
         initial_weighting="focused",
         controller_layers=1,
+        memory_state_shape="flat",
         **kwargs,
     ):
         super().__init__(
@@ -138,6 +152,8 @@ class NTMCell(MemoryCell):
         self.shift_range = shift_range
         check_choice("initial_weighting", initial_weighting, INITIAL_WEIGHTINGS)
         self.initial_weighting = initial_weighting
+        check_choice("memory_state_shape", memory_state_shape, MEMORY_STATE_SHAPES)
+        self.memory_state_shape = memory_state_shape
 
         heads = read_heads + write_heads
         num_shifts = 2 * shift_range + 1
@@ -167,8 +183,11 @@ class NTMCell(MemoryCell):
         ``batch_size`` may be a Python int or a scalar tensor (dynamic batch).
         """
         weights = ops.softmax(self.initial_weighting_logits, axis=-1)
+        memory = self._tiled_initial_memory(batch_size)
+        if self.memory_state_shape == "matrix":
+            memory = ops.reshape(memory, (-1, self.memory_width, self.memory_size))
         return self._initial_output_and_controller_state(batch_size) + [
-            self._tiled_initial_memory(batch_size),
+            memory,
             self._tiled_initial_read_vectors(batch_size),
             tile_batch(ops.cast(weights, self.compute_dtype), batch_size),
         ]
@@ -242,8 +261,13 @@ class NTMCell(MemoryCell):
 
         output, flat_reads = self._cell_output(h, read_vectors)
         heads = self.read_heads + self.write_heads
+        memory_state = states[1 + self._num_controller_states]
+        if len(memory_state.shape) == 2:  # keep the shape the memory state came in
+            new_memory_state = ops.reshape(new_memory, (-1, self.memory_width * self.memory_size))
+        else:
+            new_memory_state = new_memory
         new_states = [output] + controller_state + [
-            ops.reshape(new_memory, (-1, self.memory_width * self.memory_size)),
+            new_memory_state,
             flat_reads,
             ops.reshape(weights, (-1, heads * self.memory_size)),
         ]
@@ -259,5 +283,9 @@ class NTMCell(MemoryCell):
 
     def get_config(self):
         config = super().get_config()
-        config.update(shift_range=self.shift_range, initial_weighting=self.initial_weighting)
+        config.update(
+            shift_range=self.shift_range,
+            initial_weighting=self.initial_weighting,
+            memory_state_shape=self.memory_state_shape,
+        )
         return config

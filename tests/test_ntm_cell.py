@@ -164,6 +164,7 @@ def test_bidirectional():
         {"initial_weighting": "uniform"},
         {"controller_layers": 2},
         {"controller_layers": 3, "controller": "dense"},
+        {"memory_state_shape": "matrix", "write_heads": 2},
     ],
 )
 def test_keras_save_and_load_without_custom_objects(tmp_path, options):
@@ -221,6 +222,7 @@ def test_get_config_from_config_round_trip():
         ("clip_value", -1.0),
         ("output_units", 0),
         ("controller_layers", 0),
+        ("memory_state_shape", "square"),
     ],
 )
 def test_bad_arguments_name_the_argument_and_value(argument, value):
@@ -357,3 +359,41 @@ def test_step_uses_the_addressing_functions():
     )
     np.testing.assert_allclose(trace["read_weights"][:, 0], np_(weights)[:, :1], atol=1e-6)
     np.testing.assert_allclose(trace["write_weights"][:, 0], np_(weights)[:, 1:], atol=1e-6)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_matrix_memory_state_gives_the_numbers_of_the_flat_one(jit_compile):
+    flat = sequence_model(small_cell(read_heads=2, write_heads=2))
+    matrix_cell = small_cell(read_heads=2, write_heads=2, memory_state_shape="matrix")
+    matrix = sequence_model(matrix_cell)
+    matrix.set_weights(flat.get_weights())
+    x = sequences()
+    states = matrix_cell.get_initial_state(batch_size=3)
+    assert tuple(matrix_cell.unpack_state(states)["memory"].shape) == tuple(states[3].shape) == (3, 4, 6)
+    for model in (flat, matrix):
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=jit_compile)
+    np.testing.assert_allclose(matrix.predict(x, verbose=0), flat.predict(x, verbose=0), atol=1e-6)
+    y = np.ones((3, 7, 3), "float32")
+    np.testing.assert_allclose(matrix.train_on_batch(x, y), flat.train_on_batch(x, y), rtol=1e-6)
+    for a, b in zip(matrix.get_weights(), flat.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_matrix_memory_state_cell_keeps_a_flat_initial_state_flat():
+    cell = small_cell(memory_state_shape="matrix")
+    flat_cell = small_cell()
+    x = sequences()
+    layer = keras.layers.RNN(cell, return_state=True)
+    flat_layer = keras.layers.RNN(flat_cell, return_state=True)
+    flat_layer(x)
+    layer(x)
+    layer.set_weights(flat_layer.get_weights())
+    flat_states = flat_cell.get_initial_state(batch_size=3)
+    output, *states = layer(x, initial_state=flat_states)
+    flat_output, *expected = flat_layer(x)
+    assert tuple(states[3].shape) == (3, 24)
+    np.testing.assert_allclose(np_(output), np_(flat_output), atol=1e-6)
+    np.testing.assert_allclose(np_(states[3]), np_(expected[3]), atol=1e-6)
+    _, *matrix_states = layer(x)
+    assert tuple(matrix_states[3].shape) == (3, 4, 6)
+    np.testing.assert_allclose(np_(ops.reshape(matrix_states[3], (3, 24))), np_(expected[3]), atol=1e-6)
