@@ -58,7 +58,7 @@ class NTMCell(MemoryCell):
     nothing to learn from. The README compares the two on the copy task.
 
     State layout: a flat list of rank-2 tensors (flat so that ``return_state=True``
-    works in functional models; see ``memory_state_shape`` below for the memory):
+    works in functional models; ``memory_state_shape="matrix"`` below changes the last three):
 
     ============  ===============================  ===============================
     index         shape                            meaning
@@ -77,15 +77,15 @@ class NTMCell(MemoryCell):
     ``[B, R + W, N]`` tensors, and :meth:`trace` to record every head's addressing at
     every time step.
 
-    ``memory_state_shape="matrix"`` carries the memory between steps as ``[B, M, N]``
-    instead of ``[B, M * N]``: the numbers are the same, and under XLA on a CPU the training
-    step is about 1.1-1.2x faster (XLA's CPU code for an elementwise update of the flat
-    ``[B, M * N]`` buffer whose factors vary along ``M`` and along ``N`` is not vectorised;
-    README, Performance). ``state_size`` still says ``M * N`` (Keras' RNN takes integer state
-    sizes only), so Keras' symbolic shape of a returned memory state is then wrong: keep the
-    default ``"flat"`` when the memory state is an output of a functional model
-    (``return_state=True``). A step keeps the memory state in the shape it was given, so a
-    flat ``initial_state`` passed by the caller also works with ``"matrix"``.
+    ``memory_state_shape="matrix"`` carries the memory, the read vectors and the head
+    weightings between steps as ``[B, M, N]``, ``[B, R, M]`` and ``[B, R + W, N]`` instead of
+    flat: the numbers are the same, and under XLA on a CPU the training step is about 1.2x
+    faster (XLA's CPU code for an elementwise update of a flat buffer whose factors vary along
+    two of its axes is not vectorised; README, Performance). ``state_size`` still gives the flat
+    sizes (Keras' RNN takes integer state sizes only), so Keras' symbolic shapes of returned
+    states are then wrong: keep the default ``"flat"`` when the state is an output of a
+    functional model (``return_state=True``). A step keeps each state in the shape it was
+    given, so a flat ``initial_state`` passed by the caller also works with ``"matrix"``.
 
     Example:
 
@@ -110,8 +110,9 @@ class NTMCell(MemoryCell):
         output_units: ``None`` or the width of a clipped linear output layer.
         controller_layers: how many controller layers of ``controller_units`` are stacked
             (Graves 2014 used 2 LSTM layers of 100 for priority sort).
-        memory_state_shape: ``"flat"`` (``[B, M * N]``) or ``"matrix"`` (``[B, M, N]``, faster;
-            see above): the shape in which the memory is carried from step to step.
+        memory_state_shape: ``"flat"`` (``[B, M * N]``, ...) or ``"matrix"`` (``[B, M, N]``, ...;
+            faster, see above): the shapes in which memory, read vectors and weightings are
+            carried from step to step.
         **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
 
     Call arguments:
@@ -183,14 +184,24 @@ class NTMCell(MemoryCell):
         ``batch_size`` may be a Python int or a scalar tensor (dynamic batch).
         """
         weights = ops.softmax(self.initial_weighting_logits, axis=-1)
-        memory = self._tiled_initial_memory(batch_size)
-        if self.memory_state_shape == "matrix":
-            memory = ops.reshape(memory, (-1, self.memory_width, self.memory_size))
-        return self._initial_output_and_controller_state(batch_size) + [
-            memory,
+        memory_state = [
+            self._tiled_initial_memory(batch_size),
             self._tiled_initial_read_vectors(batch_size),
             tile_batch(ops.cast(weights, self.compute_dtype), batch_size),
         ]
+        if self.memory_state_shape == "matrix":
+            memory_state = [ops.reshape(x, (-1,) + shape) for x, shape in zip(memory_state, self._matrix_shapes)]
+        return self._initial_output_and_controller_state(batch_size) + memory_state
+
+    @property
+    def _matrix_shapes(self):
+        """Per-sequence shapes of memory, read vectors and weightings: ``(M, N)``, ``(R, M)``, ``(R + W, N)``."""
+        heads = self.read_heads + self.write_heads
+        return (
+            (self.memory_width, self.memory_size),
+            (self.read_heads, self.memory_width),
+            (heads, self.memory_size),
+        )
 
     def unpack_state(self, states):
         """Split a flat state list into named, shaped tensors.
@@ -201,16 +212,9 @@ class NTMCell(MemoryCell):
             ``[B, M, N]`` (one column per location, see :mod:`ntm_cell.addressing`), ``read_vectors`` ``[B, R, M]`` and ``weights``
             ``[B, R + W, N]`` (read heads first).
         """
-        output, controller_state, (memory, reads, weights) = self._split_state(states)
-        return {
-            "output": output,
-            "controller": controller_state,
-            "memory": ops.reshape(memory, (-1, self.memory_width, self.memory_size)),
-            "read_vectors": ops.reshape(reads, (-1, self.read_heads, self.memory_width)),
-            "weights": ops.reshape(
-                weights, (-1, self.read_heads + self.write_heads, self.memory_size)
-            ),
-        }
+        output, controller_state, memory_state = self._split_state(states)
+        memory, reads, weights = (ops.reshape(x, (-1,) + shape) for x, shape in zip(memory_state, self._matrix_shapes))
+        return {"output": output, "controller": controller_state, "memory": memory, "read_vectors": reads, "weights": weights}
 
     # ------------------------------------------------------------------ step
     def _head_interface(self, h):
@@ -259,17 +263,11 @@ class NTMCell(MemoryCell):
         read_vectors = addressing.read(memory, read_weights)
         new_memory = addressing.write(memory, write_weights, head["erase"], head["add"])
 
-        output, flat_reads = self._cell_output(h, read_vectors)
-        heads = self.read_heads + self.write_heads
-        memory_state = states[1 + self._num_controller_states]
-        if len(memory_state.shape) == 2:  # keep the shape the memory state came in
-            new_memory_state = ops.reshape(new_memory, (-1, self.memory_width * self.memory_size))
-        else:
-            new_memory_state = new_memory
+        output, _ = self._cell_output(h, read_vectors)
+        # Each memory state keeps the shape it came in: [B, M * N] etc. ("flat") or [B, M, N] etc. ("matrix").
+        _, _, previous = self._split_state(states)
         new_states = [output] + controller_state + [
-            new_memory_state,
-            flat_reads,
-            ops.reshape(weights, (-1, heads * self.memory_size)),
+            ops.reshape(x, (-1,) + tuple(p.shape[1:])) for x, p in zip((new_memory, read_vectors, weights), previous)
         ]
         details = {
             "read_weights": read_weights,

@@ -369,7 +369,8 @@ def test_matrix_memory_state_gives_the_numbers_of_the_flat_one(jit_compile):
     matrix.set_weights(flat.get_weights())
     x = sequences()
     states = matrix_cell.get_initial_state(batch_size=3)
-    assert tuple(matrix_cell.unpack_state(states)["memory"].shape) == tuple(states[3].shape) == (3, 4, 6)
+    assert [tuple(s.shape) for s in states[3:]] == [(3, 4, 6), (3, 2, 4), (3, 4, 6)]
+    assert tuple(matrix_cell.unpack_state(states)["memory"].shape) == (3, 4, 6)
     for model in (flat, matrix):
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=jit_compile)
     np.testing.assert_allclose(matrix.predict(x, verbose=0), flat.predict(x, verbose=0), atol=1e-6)
@@ -391,9 +392,11 @@ def test_matrix_memory_state_cell_keeps_a_flat_initial_state_flat():
     flat_states = flat_cell.get_initial_state(batch_size=3)
     output, *states = layer(x, initial_state=flat_states)
     flat_output, *expected = flat_layer(x)
-    assert tuple(states[3].shape) == (3, 24)
+    assert [tuple(s.shape) for s in states[3:]] == [(3, 24), (3, 4), (3, 12)]
     np.testing.assert_allclose(np_(output), np_(flat_output), atol=1e-6)
-    np.testing.assert_allclose(np_(states[3]), np_(expected[3]), atol=1e-6)
+    for state, flat_state in zip(states, expected):
+        np.testing.assert_allclose(np_(state), np_(flat_state), atol=1e-6)
     _, *matrix_states = layer(x)
-    assert tuple(matrix_states[3].shape) == (3, 4, 6)
-    np.testing.assert_allclose(np_(ops.reshape(matrix_states[3], (3, 24))), np_(expected[3]), atol=1e-6)
+    assert [tuple(s.shape) for s in matrix_states[3:]] == [(3, 4, 6), (3, 1, 4), (3, 2, 6)]
+    for state, flat_state in zip(matrix_states, expected):
+        np.testing.assert_allclose(np_(ops.reshape(state, flat_state.shape)), np_(flat_state), atol=1e-6)
