@@ -581,8 +581,11 @@ def default_name(task, models, sweep):
 
 
 def benchmark(cases, output_dir="benchmarks", name="benchmark", steps=30, warmup=5, seed=0, isolate_memory=True,
-              intra_op_threads=0, command="", printer=print):
+              intra_op_threads=0, command="", printer=print, profile_steps=0):
     """Run :func:`run_benchmark`, print the Markdown table and write CSV, JSON and Markdown.
+
+    With ``profile_steps``, also trace that many steps of every XLA case and write the time per kernel group and
+    the slowest kernels to ``<name>_profile.md`` (:mod:`experiments.profiling`).
 
     Returns:
         dict with ``rows``, ``ratios``, ``machine``, ``markdown`` and ``paths``.
@@ -601,5 +604,12 @@ def benchmark(cases, output_dir="benchmarks", name="benchmark", steps=30, warmup
     paths = write_results(output_dir, name, rows, ratios, machine, command, settings, markdown)
     printer("")
     printer(markdown)
+    if profile_steps:
+        from experiments import profiling
+
+        profile = profiling.profile_cases(cases, steps=profile_steps, seed=seed, printer=printer)
+        paths["profile"] = Path(output_dir) / f"{name}_profile.md"
+        paths["profile"].write_text(f"{describe_machine(machine)}\n\nCommand: `{command}`\n\n{profile}")
+        printer(profile)
     printer("Wrote " + ", ".join(str(p) for p in paths.values()))
     return {"rows": rows, "ratios": ratios, "machine": machine, "markdown": markdown, "paths": paths}

@@ -4,8 +4,9 @@
     python scripts/benchmark.py --sweep=memory                   # NTM, N = 128 ... 1024, batch 32, XLA
     python scripts/benchmark.py --sweep=length                   # NTM, copy length 20, 100, 500, batch 32, XLA
     python scripts/benchmark.py --model=ntm --batch_sizes=32 --jit_compile=true --steps=50
+    python scripts/benchmark.py --model=ntm --jit_compile=true --profile_steps=5   # + time per XLA kernel
 
-Prints a Markdown table and writes ``<output_dir>/<name>.{csv,json,md}``. See ``experiments/benchmark.py`` for how
+Prints a Markdown table and writes ``<output_dir>/<name>.{csv,json,md}`` (and ``<name>_profile.md``). See ``experiments/benchmark.py`` for how
 the numbers are taken (interleaved rounds, medians, per-process peak memory).
 """
 
@@ -40,6 +41,9 @@ flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow intra-op threads, set as
                      "(0: TensorFlow's default, as train.py runs by default).", lower_bound=0)
 flags.DEFINE_integer("seed", 0, "Seed of the weights and batches.", lower_bound=0)
 flags.DEFINE_string("output_dir", "benchmarks", "Where the CSV, JSON and Markdown go.")
+flags.DEFINE_integer("profile_steps", 0, "After timing, trace this many steps of every XLA case with TensorFlow's "
+                     "profiler and write the time per kernel group and the slowest kernels to <name>_profile.md.",
+                     lower_bound=0)
 flags.DEFINE_string("name", None, "Base name of the output files (default: <task>_<models> or <task>_sweep_<sweep>).")
 
 
@@ -66,7 +70,8 @@ def main(argv):
     command = "python scripts/benchmark.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     benchmark.benchmark(cases, output_dir=FLAGS.output_dir, name=name, steps=FLAGS.steps, warmup=FLAGS.warmup,
                         seed=FLAGS.seed, isolate_memory=FLAGS.isolate_memory,
-                        intra_op_threads=FLAGS.intra_op_threads, command=command.strip())
+                        intra_op_threads=FLAGS.intra_op_threads, command=command.strip(),
+                        profile_steps=FLAGS.profile_steps)
     return 0
 
 

@@ -65,3 +65,21 @@ def test_make_cases_and_flags():
         benchmark.parse_bools(["maybe"])
     with pytest.raises(ValueError):
         benchmark.make_cases(task="ngrams", max_length=5)
+
+
+def test_profile_sorts_every_kernel_of_a_compiled_step_into_groups(tmp_path):
+    from experiments import profiling
+
+    case = benchmark.Case("ntm", batch_size=2, jit_compile=True, model_overrides=dict(benchmark.TINY_MODEL_KWARGS["ntm"]),
+                          task_overrides={"max_length": 3})
+    prepared = benchmark.PreparedCase(case)
+    prepared.compile()
+    groups, rows = profiling.profile_case(prepared, steps=2, logdir=str(tmp_path))
+    assert set(groups) == set(profiling.GROUPS)
+    # The recurrent loop's gradient keeps per-step intermediates: there are pushes, pops and matmuls every step.
+    for group in ("stack push", "stack pop", "matmul"):
+        ms, per_time_step = groups[group]
+        assert ms > 0 and per_time_step >= 1, group
+    assert rows and all(ms >= 0 and calls > 0 for _, _, ms, calls, _ in rows)
+    assert sum(ms for _, _, ms, _, _ in rows) == pytest.approx(sum(ms for ms, _ in groups.values()))
+    assert "| stack push |" in profiling.markdown_profile("tiny", groups, rows)

@@ -1,0 +1,181 @@
+"""Where an XLA-compiled training step spends its time: per-kernel times from TensorFlow's profiler.
+
+``scripts/benchmark.py --profile_steps=K`` calls :func:`profile_case` after timing each case: it traces ``K``
+training steps with ``tf.profiler``, reads the trace (an ``XSpace`` protobuf, which also embeds the compiled HLO
+module) and sums the time of every kernel that XLA's CPU runtime ran, per training step. The HLO gives each kernel
+its output shape and the TensorFlow op it came from, which sorts the kernels into groups:
+
+- ``stack push`` / ``stack pop``: copies of per-step intermediates onto the stacks the backward pass reads
+  (TensorFlow's ``TensorListPushBack`` / ``PopBack`` inside the recurrent loop's gradient);
+- ``matmul``: the dense layers' matrix products (controller, interface, output layer, and their gradients) where
+  XLA runs them as kernels of their own (at batch 1 it fuses most of them with their neighbours: ``other``);
+- ``memory-sized``: any other kernel whose output is memory-shaped (ends in ``M, N`` or ``M * N``);
+- ``other forward`` / ``other backward``: the rest, by whether the op belongs to the gradient.
+
+Kernel times are summed over the profiler's threads (XLA runs independent kernels on both cores, so the total can
+exceed the step's wall time) and include the profiler's own overhead of about a microsecond per kernel.
+"""
+
+import collections
+import dataclasses
+import glob
+import os
+import tempfile
+
+#: Kernel groups, in the order the report lists them.
+GROUPS = ("stack push", "stack pop", "matmul", "memory-sized", "other forward", "other backward")
+
+
+@dataclasses.dataclass
+class Kernel:
+    """One compiled kernel: its name in the HLO, its output shape, the TensorFlow op it came from."""
+
+    name: str
+    shape: tuple
+    op_name: str
+    op_type: str
+    opcode: str
+
+
+def hlo_kernels(hlo_module):
+    """``{instruction name: Kernel}`` for every instruction of an ``HloModuleProto``."""
+    kernels = {}
+    for computation in hlo_module.computations:
+        for instruction in computation.instructions:
+            shape = tuple(int(d) for d in instruction.shape.dimensions)
+            kernels[instruction.name] = Kernel(
+                instruction.name, shape, instruction.metadata.op_name, instruction.metadata.op_type,
+                instruction.opcode,
+            )
+    return kernels
+
+
+def kernel_group(kernel, memory_shape):
+    """The :data:`GROUPS` entry of a :class:`Kernel`; ``memory_shape`` is ``(M, N)`` (or ``None``)."""
+    if "TensorListPushBack" in kernel.op_type or "TensorListPushBack" in kernel.op_name:
+        return "stack push"
+    if "TensorListPopBack" in kernel.op_type or "TensorListPopBack" in kernel.op_name:
+        return "stack pop"
+    if kernel.op_type in ("MatMul", "BatchMatMulV2") or "MatMul" in kernel.op_name.rsplit("/", 1)[-1]:
+        return "matmul"
+    if memory_shape and (
+        kernel.shape[-2:] == tuple(memory_shape) or kernel.shape[-1:] == (memory_shape[0] * memory_shape[1],)
+    ):
+        return "memory-sized"
+    return "other backward" if "gradient_tape" in kernel.op_name else "other forward"
+
+
+def read_trace(logdir):
+    """``(kernel totals {name: (picoseconds, calls)}, HloModuleProto or None)`` from the newest trace in ``logdir``."""
+    from tensorflow.compiler.xla.service import hlo_pb2
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    paths = sorted(glob.glob(os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb")))
+    if not paths:
+        raise FileNotFoundError(f"no profiler trace under {logdir}")
+    space = xplane_pb2.XSpace()
+    with open(paths[-1], "rb") as f:
+        space.ParseFromString(f.read())
+    totals = collections.defaultdict(lambda: [0, 0])
+    module = None
+    for plane in space.planes:
+        stat_names = {key: value.name for key, value in plane.stat_metadata.items()}
+        for metadata in plane.event_metadata.values():
+            for stat in metadata.stats:
+                if stat_names.get(stat.metadata_id) == "Hlo Proto" and stat.bytes_value:
+                    proto = hlo_pb2.HloProto()
+                    proto.ParseFromString(stat.bytes_value)
+                    if module is None or len(proto.hlo_module.computations) > len(module.computations):
+                        module = proto.hlo_module
+        for line in plane.lines:
+            if line.name == "python":
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                totals[name][0] += event.duration_ps
+                totals[name][1] += 1
+    return {name: tuple(value) for name, value in totals.items()}, module
+
+
+def summarize(totals, kernels, steps, time_steps, memory_shape):
+    """Per-step totals by group and per kernel, for kernels the HLO names (runtime bookkeeping is left out).
+
+    Returns:
+        ``(groups, rows)``: ``groups`` maps each :data:`GROUPS` entry to ``(ms per step, kernels per time step)``;
+        ``rows`` lists ``(kernel, group, ms per step, calls per step, microseconds per call)``, slowest first.
+    """
+    groups = {group: [0.0, 0.0] for group in GROUPS}
+    rows = []
+    for name, (picoseconds, calls) in totals.items():
+        kernel = kernels.get(name)
+        if kernel is None or kernel.opcode in ("while", "conditional", "call", "tuple", "get-tuple-element"):
+            continue
+        group = kernel_group(kernel, memory_shape)
+        ms = picoseconds / 1e9 / steps
+        groups[group][0] += ms
+        groups[group][1] += calls / steps / time_steps
+        rows.append((kernel, group, ms, calls / steps, picoseconds / 1e6 / calls))
+    rows.sort(key=lambda row: -row[2])
+    return {group: tuple(values) for group, values in groups.items()}, rows
+
+
+def profile_cases(cases, steps=5, warmup=3, seed=0, printer=print):
+    """Build, compile and warm up each XLA case, then :func:`profile_case` it.
+
+    Returns:
+        Markdown with one :func:`markdown_profile` section per case (cases without XLA are skipped: their
+        kernels are TensorFlow ops, not XLA kernels).
+    """
+    from experiments.benchmark import PreparedCase
+
+    sections = []
+    for case in cases:
+        if not case.jit_compile:
+            continue
+        prepared = PreparedCase(case, seed=seed)
+        prepared.compile()
+        for _ in range(warmup):
+            prepared.step()
+        printer(f"profiling {case.label()} ({steps} steps)")
+        groups, rows = profile_case(prepared, steps)
+        sections.append(markdown_profile(f"{case.label()}, T = {prepared.time_steps}", groups, rows))
+    return "\n".join(sections)
+
+
+def profile_case(prepared, steps=5, logdir=None):
+    """Trace ``steps`` training steps of a compiled :class:`~experiments.benchmark.PreparedCase`; summarize them."""
+    import tensorflow as tf
+
+    logdir = logdir or tempfile.mkdtemp(prefix="ntm_profile_")
+    tf.profiler.experimental.start(logdir)
+    try:
+        for _ in range(steps):
+            prepared.step()
+    finally:
+        tf.profiler.experimental.stop()
+    totals, module = read_trace(logdir)
+    if module is None:
+        raise RuntimeError("the trace holds no HLO module: was the step compiled with XLA?")
+    model_kwargs = prepared.config.model_kwargs
+    memory_shape = (model_kwargs["memory_width"], model_kwargs["memory_size"]) if "memory_size" in model_kwargs else None
+    return summarize(totals, hlo_kernels(module), steps, prepared.time_steps, memory_shape)
+
+
+def _op(kernel):
+    """The kernel's TensorFlow op, short: the part after the recurrent loop's scope, ``grad:`` for the gradient."""
+    tail = kernel.op_name.rsplit("while/", 1)[-1][-60:]
+    return ("grad: " if "gradient_tape" in kernel.op_name else "") + tail
+
+
+def markdown_profile(label, groups, rows, top=15):
+    """A Markdown section: the group totals, then the ``top`` slowest kernels."""
+    out = [f"#### {label}", "", "| kernels | ms per step | kernels per time step |", "|---|---:|---:|"]
+    for group in GROUPS:
+        ms, per_time_step = groups[group]
+        out.append(f"| {group} | {ms:.2f} | {per_time_step:.1f} |")
+    out += ["", "| kernel | group | output shape | from op | ms per step | calls per step | µs per call |",
+            "|---|---|---|---|---:|---:|---:|"]
+    for kernel, group, ms, calls, micros in rows[:top]:
+        shape = "×".join(map(str, kernel.shape))
+        out.append(f"| `{kernel.name}` | {group} | {shape} | `{_op(kernel)}` | {ms:.2f} | {calls:.0f} | {micros:.1f} |")
+    return "\n".join(out) + "\n"
