@@ -1,7 +1,7 @@
 """Where an XLA-compiled training step spends its time: per-kernel times from TensorFlow's profiler.
 
-``scripts/benchmark.py --profile_steps=K`` calls :func:`profile_case` after timing each case: it traces ``K``
-training steps with ``tf.profiler``, reads the trace (an ``XSpace`` protobuf, which also embeds the compiled HLO
+``scripts/benchmark.py --profile_steps=K`` calls :func:`profile_cases` after timing: it builds and compiles each
+XLA case again (the timed ones are not kept) and traces ``K`` training steps with ``tf.profiler``, reads the trace (an ``XSpace`` protobuf, which also embeds the compiled HLO
 module) and sums the time of every kernel that XLA's CPU runtime ran, per training step. The HLO gives each kernel
 its output shape and the TensorFlow op it came from, which sorts the kernels into groups:
 
@@ -143,10 +143,15 @@ def profile_cases(cases, steps=5, warmup=3, seed=0, printer=print):
 
 
 def profile_case(prepared, steps=5, logdir=None):
-    """Trace ``steps`` training steps of a compiled :class:`~experiments.benchmark.PreparedCase`; summarize them."""
+    """Trace ``steps`` training steps of a compiled :class:`~experiments.benchmark.PreparedCase`; summarize them.
+
+    The trace goes to ``logdir``, or to a temporary directory removed afterwards.
+    """
     import tensorflow as tf
 
-    logdir = logdir or tempfile.mkdtemp(prefix="ntm_profile_")
+    if logdir is None:
+        with tempfile.TemporaryDirectory(prefix="ntm_profile_") as scratch:
+            return profile_case(prepared, steps, scratch)
     tf.profiler.experimental.start(logdir)
     try:
         for _ in range(steps):

@@ -6,8 +6,8 @@
     python scripts/benchmark.py --model=ntm --batch_sizes=32 --jit_compile=true --steps=50
     python scripts/benchmark.py --model=ntm --jit_compile=true --profile_steps=5   # + time per XLA kernel
 
-Prints a Markdown table and writes ``<output_dir>/<name>.{csv,json,md}`` (and ``<name>_profile.md``). See ``experiments/benchmark.py`` for how
-the numbers are taken (interleaved rounds, medians, per-process peak memory).
+Prints a Markdown table and writes ``<output_dir>/<name>.{csv,json,md}`` (and ``<name>_profile.md``). See
+``experiments/benchmark.py`` for how the numbers are taken (interleaved rounds, medians, per-process peak memory).
 """
 
 import os
