@@ -61,11 +61,24 @@ def build_recall_example(items: np.ndarray, query_index: int) -> Example:
     return inputs, targets, mask
 
 
+def items_are_distinct(items: np.ndarray) -> bool:
+    """Whether the binary items [num_items, item_length, bits] are pairwise distinct.
+
+    Items of up to 62 bits are compared as the integers their bits spell (this check ran for every sequence, and
+    ``np.unique(..., axis=0)`` made the associative-recall batches slow to draw); longer ones row by row.
+    """
+    flat = items.reshape(len(items), -1)
+    if flat.shape[1] <= 62:
+        codes = flat.astype(np.int64) @ (np.int64(1) << np.arange(flat.shape[1], dtype=np.int64))
+        return len(set(codes.tolist())) == len(items)
+    return len(np.unique(flat, axis=0)) == len(items)
+
+
 def draw_distinct_items(rng: np.random.Generator, num_items: int, item_length: int, bits: int) -> np.ndarray:
     """[num_items, item_length, bits] random binary items, pairwise distinct (redrawn until they are)."""
     while True:
         items = random_bits(rng, (num_items, item_length, bits))
-        if len(np.unique(items.reshape(num_items, -1), axis=0)) == num_items:
+        if items_are_distinct(items):
             return items
 
 
@@ -74,6 +87,7 @@ class AssociativeRecallTask(Task):
 
     name = "associative_recall"
     range_names = ("min_items", "max_items")
+    length_range = ("min_items", "max_items")
 
     def __init__(self, bits: int = 6, item_length: int = 3, min_items: int = 2, max_items: int = 6):
         self.bits = check_int("bits", bits, minimum=1)

@@ -56,7 +56,7 @@ def batch_rng(seed: int, batch_index: int) -> np.random.Generator:
 
     Every batch has its own independent generator, so batch k can be produced without producing batches 0..k-1:
     `task.sample(batch_size, batch_rng(seed, k))` equals the k-th element (0-based) of `task.dataset(batch_size,
-    seed)`.
+    seed)` (without length buckets).
     """
     return np.random.default_rng([seed, batch_index])
 
@@ -150,11 +150,14 @@ class Task:
 
     Subclasses set `name`, `range_names` (the constructor arguments that `sample`, `max_time` and `dataset`
     accept as overrides), the attributes `input_size` and `output_size`, and implement
-    `_validate_ranges`, `_max_time` and `_sample_examples`.
+    `_validate_ranges`, `_max_time` and `_sample_examples`; tasks of varying length also set `length_range`.
     """
 
     name: str = ""
     range_names: tuple[str, ...] = ()
+    #: The ``(min, max)`` pair of `range_names` that sets how long a sequence is, for `length_buckets`; None for
+    #: tasks whose sequences all have the same length.
+    length_range: tuple[str, str] | None = None
     input_size: int
     output_size: int
 
@@ -211,12 +214,43 @@ class Task:
         ranges = self.resolve_ranges(range_overrides)
         return pad_examples(self._sample_examples(batch_size, rng, ranges), pad_to)
 
+    def length_buckets(self, buckets: int, **range_overrides) -> list[tuple[dict, float]]:
+        """Splits the length range into at most `buckets` contiguous groups of (nearly) equal size.
+
+        Drawing a group with its probability, then every sequence of a batch from that group alone, gives each
+        sequence the same length distribution as `sample` with the whole range (lengths, item counts and so on
+        are uniform over the range), but lets a batch be padded to its own group's longest time instead of the
+        task's: the time spent on padding is what bucketing saves.
+
+        Args:
+          buckets: the most groups wanted (>= 1). There are never more groups than values in the range, and a
+            task without a `length_range` (fixed-length sequences) has one.
+          **range_overrides: as for `sample`; the range to split is the one they give.
+        Returns:
+          a list of `(ranges, probability)`, shortest group first: `ranges` is a full set of range values (pass
+          them to `sample`, `max_time`), `probability` the share of the range's values in the group (sums to 1).
+        """
+        buckets = check_int("length_buckets", buckets, minimum=1)
+        ranges = self.resolve_ranges(range_overrides)
+        if self.length_range is None:
+            return [(ranges, 1.0)]
+        low_name, high_name = self.length_range
+        values = np.arange(ranges[low_name], ranges[high_name] + 1)
+        groups = [group for group in np.array_split(values, min(buckets, len(values))) if len(group)]
+        return [({**ranges, low_name: int(group[0]), high_name: int(group[-1])}, len(group) / len(values))
+                for group in groups]
+
     def dataset(self, batch_size: int, seed: int, pad_to: int | None = None, skip_batches: int = 0,
-                **range_overrides):
+                length_buckets: int = 1, **range_overrides):
         """An infinite, reproducible tf.data.Dataset of (inputs, targets, mask) batches.
 
         Batch k (counting from 0, before skipping) is `self.sample(batch_size, batch_rng(seed, k), pad_to, ...)`,
         so `skip_batches=k` starts the stream at batch k at no cost (for resuming training).
+
+        With `length_buckets` > 1, batch k first draws one group of `self.length_buckets(length_buckets, ...)`
+        with `batch_rng(seed, k)` (with the group's probability), then all its sequences from that group with the
+        same generator, padded to the group's `max_time`: one fixed shape per group (one XLA compilation each),
+        and the lengths of the sequences keep their distribution. `pad_to` must then be None.
 
         Element shapes: inputs [batch_size, T, input_size], targets [batch_size, T, output_size],
         mask [batch_size, T], float32, with T = pad_to (static) or None (varies per batch).
@@ -227,6 +261,10 @@ class Task:
         seed = check_int("seed", seed, minimum=0)
         skip_batches = check_int("skip_batches", skip_batches, minimum=0)
         ranges = self.resolve_ranges(range_overrides)
+        groups = self.length_buckets(length_buckets, **ranges)
+        if len(groups) > 1 and pad_to is not None:
+            raise ValueError(f"pad_to={pad_to} and length_buckets={length_buckets} exclude each other: with length "
+                             f"buckets every batch is padded to its own bucket's longest time")
         if pad_to is not None:
             pad_to = check_int("pad_to", pad_to, minimum=1)
             longest = self._max_time(ranges)
@@ -234,10 +272,17 @@ class Task:
                 raise ValueError(f"pad_to={pad_to} is shorter than the longest possible sequence ({longest} "
                                  f"steps, see max_time())")
 
+        probabilities = [probability for _, probability in groups]
+
         def batches() -> Iterable[Batch]:
             batch_index = skip_batches
             while True:
-                yield self.sample(batch_size, batch_rng(seed, batch_index), pad_to, **ranges)
+                rng = batch_rng(seed, batch_index)
+                if len(groups) == 1:
+                    yield self.sample(batch_size, rng, pad_to, **ranges)
+                else:
+                    group, _ = groups[rng.choice(len(groups), p=probabilities)]
+                    yield self.sample(batch_size, rng, self._max_time(group), **group)
                 batch_index += 1
 
         signature = (

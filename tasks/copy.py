@@ -48,6 +48,7 @@ class CopyTask(Task):
 
     name = "copy"
     range_names = ("min_length", "max_length")
+    length_range = ("min_length", "max_length")
 
     def __init__(self, bits: int = 8, min_length: int = 1, max_length: int = 20):
         self.bits = check_int("bits", bits, minimum=1)

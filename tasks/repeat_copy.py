@@ -80,6 +80,7 @@ class RepeatCopyTask(Task):
 
     name = "repeat_copy"
     range_names = ("min_length", "max_length", "min_repeats", "max_repeats")
+    length_range = ("min_length", "max_length")
 
     def __init__(self, bits: int = 8, min_length: int = 1, max_length: int = 10, min_repeats: int = 1,
                  max_repeats: int = 10, repeat_mean: float | None = None, repeat_std: float | None = None):

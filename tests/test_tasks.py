@@ -14,7 +14,7 @@ import pytest
 import tasks
 from tasks import (TASKS, AssociativeRecallTask, CopyTask, NGramsTask, PrioritySortTask, RepeatCopyTask,
                    batch_rng, format_example, get_task)
-from tasks.associative_recall import build_recall_example
+from tasks.associative_recall import build_recall_example, items_are_distinct
 from tasks.copy import build_copy_example
 from tasks.ngrams import (build_ngram_examples, draw_transition_tables, generate_ngram_bits,
                           optimal_predictions)
@@ -259,6 +259,21 @@ def test_associative_recall_layout_on_hand_made_items():
     np.testing.assert_array_equal(mask, [0] * 13 + [1, 1])
     with pytest.raises(ValueError, match="query_index"):
         build_recall_example(items, query_index=2)                            # the last item has no successor
+
+
+def test_items_are_distinct_on_hand_made_items_short_and_long():
+    items = np.array([[[1, 0], [0, 0]], [[1, 1], [0, 1]], [[0, 1], [1, 1]]], np.float32)
+    assert items_are_distinct(items)
+    assert not items_are_distinct(np.concatenate([items, items[1:2]]))
+    # Items that differ only in their last bit, and items as integers would confuse them if bits were summed.
+    assert items_are_distinct(np.array([[[0, 1]], [[1, 0]]], np.float32))
+    assert not items_are_distinct(np.array([[[0, 1]], [[0, 1]]], np.float32))
+    # Longer than 62 bits: compared row by row.
+    long_items = np.zeros((3, 8, 9), np.float32)
+    long_items[1, 7, 8] = 1.0
+    assert not items_are_distinct(long_items)
+    long_items[2, 0, 0] = 1.0
+    assert items_are_distinct(long_items)
 
 
 def test_associative_recall_batch_target_is_item_after_query():
@@ -533,6 +548,68 @@ def test_dataset_overrides_and_argument_checks():
         task.dataset(3, seed=0, skip_batches=-2)
     with pytest.raises(ValueError, match="batch_size"):
         task.dataset(0, seed=0)
+
+
+def test_length_buckets_split_the_range_into_equal_contiguous_groups():
+    copy = CopyTask(bits=2, min_length=1, max_length=20)
+    groups = copy.length_buckets(4)
+    assert [(g["min_length"], g["max_length"]) for g, _ in groups] == [(1, 5), (6, 10), (11, 15), (16, 20)]
+    assert [p for _, p in groups] == [0.25] * 4
+    assert all(set(g) == {"min_length", "max_length"} for g, _ in groups)
+    uneven = copy.length_buckets(3, min_length=3, max_length=9)  # 7 values: 3 + 2 + 2
+    assert [(g["min_length"], g["max_length"], p) for g, p in uneven] == [(3, 5, 3 / 7), (6, 7, 2 / 7), (8, 9, 2 / 7)]
+    assert len(copy.length_buckets(50)) == 20  # never more groups than lengths
+    assert copy.length_buckets(1) == [({"min_length": 1, "max_length": 20}, 1.0)]
+    repeat = RepeatCopyTask(bits=2, max_length=4, max_repeats=3)
+    assert [g for g, _ in repeat.length_buckets(2)] == [
+        {"min_length": 1, "max_length": 2, "min_repeats": 1, "max_repeats": 3},
+        {"min_length": 3, "max_length": 4, "min_repeats": 1, "max_repeats": 3}]
+    recall = AssociativeRecallTask(bits=2, item_length=2, min_items=2, max_items=6)
+    assert [(g["min_items"], g["max_items"]) for g, _ in recall.length_buckets(5)] == [(k, k) for k in range(2, 7)]
+    for fixed in (NGramsTask(order=2, length=10), PrioritySortTask(bits=2, num_inputs=4, num_outputs=2)):
+        assert fixed.length_buckets(8) == [(fixed.ranges, 1.0)]
+    with pytest.raises(ValueError, match="length_buckets"):
+        copy.length_buckets(0)
+
+
+def test_bucketed_dataset_pads_each_batch_to_its_bucket_and_keeps_the_length_distribution():
+    task = CopyTask(bits=2, min_length=1, max_length=8)
+    dataset = task.dataset(16, seed=3, length_buckets=4)
+    assert dataset.element_spec[0].shape.as_list() == [16, None, 3]
+    buckets = {2 * g["max_length"] + 1: (g["min_length"], g["max_length"]) for g, _ in task.length_buckets(4)}
+    lengths, times = [], []
+    for inputs, _, mask in dataset.take(200):
+        time = inputs.shape[1]
+        assert time in buckets  # padded to its bucket's longest sequence
+        batch_lengths = mask.numpy().sum(axis=1)  # a copy sequence of length L has L answer steps
+        low, high = buckets[time]
+        assert batch_lengths.min() >= low and batch_lengths.max() <= high
+        lengths += list(batch_lengths)
+        times.append(time)
+    # Every length 1..8 stays equally likely (3,200 sequences: 400 expected each, sd about 55 with the batch
+    # correlation of 16 sequences per bucket draw), and every bucket is used.
+    counts = np.bincount(np.array(lengths, dtype=int), minlength=9)[1:]
+    assert counts.min() > 200 and counts.max() < 600, counts
+    assert set(times) == set(buckets)
+    # Padding saved: the mean padded time is that of the buckets (5 + 9 + 13 + 17) / 4 = 11, not 17.
+    assert 9 < np.mean(times) < 13
+
+
+def test_bucketed_dataset_is_reproducible_resumable_and_checks_its_arguments():
+    task = AssociativeRecallTask(bits=2, item_length=2, min_items=2, max_items=6)
+    fresh = [tuple(x.numpy() for x in batch) for batch in task.dataset(4, seed=5, length_buckets=3).take(5)]
+    resumed = next(iter(task.dataset(4, seed=5, length_buckets=3, skip_batches=4)))
+    for a, b in zip(fresh[4], resumed):
+        np.testing.assert_array_equal(a, b.numpy())
+    # One bucket is the unbucketed stream, batch for batch.
+    for a, b in zip(next(iter(task.dataset(4, seed=5, length_buckets=1))), task.sample(4, batch_rng(5, 0))):
+        np.testing.assert_array_equal(a.numpy(), b)
+    with pytest.raises(ValueError, match="pad_to.*length_buckets"):
+        task.dataset(4, seed=5, pad_to=task.max_time(), length_buckets=2)
+    with pytest.raises(ValueError, match="length_buckets"):
+        task.dataset(4, seed=5, length_buckets=0)
+    fixed = PrioritySortTask(bits=2, num_inputs=4, num_outputs=2)  # one bucket: pad_to is fine
+    assert fixed.dataset(2, seed=0, pad_to=fixed.max_time(), length_buckets=4).element_spec[0].shape[1] == 7
 
 
 # ----------------------------------------------------------------------------------------------------------------
