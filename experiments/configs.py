@@ -56,6 +56,12 @@ class ExperimentConfig:
             (a smooth exponential decay, starting from the rate set by ``converged_learning_rate_factor``);
             0 keeps it constant. With the default 2,000, three copy seeds trained to 15,000 steps never went
             above 0.094 bits per sequence after converging (README, Results).
+        length_buckets: draw each batch from one of (at most) this many groups of the task's lengths (or item
+            counts) and pad it to that group's longest time, instead of padding every batch to the task's
+            longest (see ``tasks.Task.length_buckets``). Each sequence keeps its length distribution; the steps
+            spent on padding are saved, at the cost of one XLA compilation per group. 1 turns it off. With the
+            default 5, four copy seeds converged in a median 40,000 sequences instead of 73,600 without it, and a
+            batch-32 copy step takes 0.65 of the time (README, Performance).
     """
 
     task: str
@@ -71,6 +77,7 @@ class ExperimentConfig:
     seed: int = 0
     converged_learning_rate_factor: float = 0.1
     converged_learning_rate_half_life: int = 2000
+    length_buckets: int = 5
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -80,6 +87,7 @@ class ExperimentConfig:
         fields = json.loads(text)
         # Written before the field existed: those runs kept the learning rate constant after convergence.
         fields.setdefault("converged_learning_rate_half_life", 0)
+        fields.setdefault("length_buckets", 1)  # written before length buckets existed
         return cls(**fields)
 
     def identity(self):

@@ -201,10 +201,13 @@ def make_train_step(model, optimizer, strategy, jit_compile):
         optimizer.apply_gradients(zip(gradients, variables))
         return loss, errors, norm
 
+    # reduce_retracing: batches of another time length (length buckets) reuse the trace; XLA still compiles one
+    # program per shape, once.
     if replicas == 1:
-        return tf.function(lambda x, y, m: apply(x, y, m, loss_and_gradients), jit_compile=jit_compile)
+        return tf.function(lambda x, y, m: apply(x, y, m, loss_and_gradients), jit_compile=jit_compile,
+                           reduce_retracing=True)
 
-    compiled = tf.function(loss_and_gradients, jit_compile=jit_compile)
+    compiled = tf.function(loss_and_gradients, jit_compile=jit_compile, reduce_retracing=True)
 
     @tf.function
     def distributed_step(inputs, targets, mask):
@@ -285,7 +288,7 @@ def train(
 
     task = tasks.get_task(config.task, **config.task_kwargs)
     curriculum = Curriculum(config.curriculum, task.ranges)
-    pad_to = task.max_time()  # fixed shapes: one XLA compilation for the whole run
+    pad_to = task.max_time()  # fixed shapes: one XLA compilation for the whole run (one per length bucket)
 
     with distribution.scope():
         model = build_model(config.model, task.input_size, task.output_size, **config.model_kwargs)
@@ -310,9 +313,10 @@ def train(
     writer = tf.summary.create_file_writer(str(run_dir))
 
     def batches(start, current_level):
-        dataset = task.dataset(
-            config.batch_size, config.seed, pad_to=pad_to, skip_batches=start, **curriculum.ranges(current_level)
-        )
+        ranges = curriculum.ranges(current_level)
+        bucketed = len(task.length_buckets(config.length_buckets, **ranges)) > 1
+        dataset = task.dataset(config.batch_size, config.seed, pad_to=None if bucketed else pad_to,
+                               skip_batches=start, length_buckets=config.length_buckets, **ranges)
         if distribution.num_replicas_in_sync > 1:
             dataset = distribution.experimental_distribute_dataset(dataset)
         return iter(dataset)

@@ -179,6 +179,34 @@ def test_a_config_written_before_the_half_life_existed_reads_as_no_decay(tmp_pat
         train(tiny_config(steps=2, converged_learning_rate_half_life=500), tmp_path)
 
 
+def test_length_buckets_train_each_batch_at_its_buckets_length_and_resume_the_same_stream(tmp_path, monkeypatch):
+    lengths = []
+    make_train_step = training.make_train_step
+
+    def recording_train_step(*args, **kwargs):
+        step = make_train_step(*args, **kwargs)
+
+        def recorded(inputs, targets, mask):
+            lengths.append(int(inputs.shape[1]))
+            return step(inputs, targets, mask)
+        return recorded
+
+    monkeypatch.setattr(training, "make_train_step", recording_train_step)
+    config = tiny_config(steps=8, task_kwargs=dict(bits=3, min_length=1, max_length=4), length_buckets=2)
+    straight = train(config, tmp_path / "straight", eval_every=4, checkpoint_every=4)
+    assert sorted(set(lengths)) == [5, 9]  # buckets of lengths 1-2 and 3-4, padded to 2 * 2 + 1 and 2 * 4 + 1
+    train(config, tmp_path / "split", steps=4, eval_every=4, checkpoint_every=4)
+    resumed = train(config, tmp_path / "split", eval_every=4, checkpoint_every=4)
+    assert resumed.resumed_from == 4
+    for a, b in zip(keras.models.load_model(straight.model_path).get_weights(),
+                    keras.models.load_model(resumed.model_path).get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # A run directory written before length buckets existed trained without them.
+    old = json.loads(config.to_json())
+    del old["length_buckets"]
+    assert configs.ExperimentConfig.from_json(json.dumps(old)).length_buckets == 1
+
+
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     config = tiny_config(steps=2)
     train(config, tmp_path, eval_every=2, checkpoint_every=2)
@@ -260,6 +288,7 @@ def test_train_py_command_line_end_to_end(tmp_path):
         ("--model=gru", "--model=gru"),
         ("--optimizer=sgd", "--optimizer=sgd"),
         ("--converged_learning_rate_half_life=-1", "--converged_learning_rate_half_life=-1"),
+        ("--length_buckets=0", "--length_buckets=0"),
     ],
 )
 def test_bad_flags_end_with_one_clear_line(flag, message):
