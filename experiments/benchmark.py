@@ -7,6 +7,11 @@ from :func:`experiments.configs.default_config`, :func:`experiments.models.build
 from the task and padded to ``task.max_time()``. As in the training loop, a step is timed until its three
 results are Python floats.
 
+With ``length_buckets`` > 1 (train.py ``--length_buckets``) a case holds one batch per length bucket, each
+padded to its bucket's longest time, and one timed "step" runs a step of every bucket: its time is their
+probability-weighted sum, the expected time of one training step, and ``time_steps`` is the expected padded
+length. Compilation (one XLA program per bucket) is timed over all buckets.
+
 How the numbers are taken (the machine may be shared, so timings are noisy):
 
 - Every configuration is compiled (the first call, timed as ``compile_s``) before any timing starts.
@@ -64,6 +69,7 @@ COLUMNS = (
     "jit_compile",
     "memory_size",
     "max_length",
+    "length_buckets",
     "time_steps",
     "parameters",
     "compile_s",
@@ -85,6 +91,7 @@ TABLE_COLUMNS = (
     ("batch_size", "batch"),
     ("jit_compile", "XLA"),
     ("memory_size", "N"),
+    ("length_buckets", "buckets"),
     ("time_steps", "T"),
     ("parameters", "params"),
     ("compile_s", "compile s"),
@@ -109,6 +116,7 @@ class Case:
         jit_compile: compile the step with XLA.
         model_overrides: replaces entries of the paper configuration's ``model_kwargs``.
         task_overrides: replaces entries of its ``task_kwargs`` (e.g. ``max_length``).
+        length_buckets: batches drawn and padded per length bucket, as train.py ``--length_buckets`` (1: off).
     """
 
     model: str
@@ -117,6 +125,7 @@ class Case:
     jit_compile: bool = True
     model_overrides: dict = dataclasses.field(default_factory=dict)
     task_overrides: dict = dataclasses.field(default_factory=dict)
+    length_buckets: int = 1
 
     def config(self):
         """The :class:`~experiments.configs.ExperimentConfig` train.py would run for this case."""
@@ -124,11 +133,14 @@ class Case:
         config.model_kwargs.update(self.model_overrides)
         config.task_kwargs.update(self.task_overrides)
         config.batch_size = self.batch_size
+        config.length_buckets = self.length_buckets
         return config
 
     def label(self):
         parts = [self.model, f"b{self.batch_size}", "xla" if self.jit_compile else "noxla"]
         parts += [f"{k}={v}" for k, v in sorted({**self.model_overrides, **self.task_overrides}.items())]
+        if self.length_buckets > 1:
+            parts.append(f"buckets={self.length_buckets}")
         return " ".join(parts)
 
     def to_json(self):
@@ -153,7 +165,7 @@ def parse_bools(values):
 
 
 def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_compile=(True, False), sweep="none",
-               tiny=False, memory_size=None, max_length=None):
+               tiny=False, memory_size=None, max_length=None, length_buckets=(1,)):
     """The configurations a benchmark run compares.
 
     Args:
@@ -165,9 +177,12 @@ def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_com
         tiny: shrink every model to ``TINY_MODEL_KWARGS`` (for tests).
         memory_size: memory rows of the NTM and DNC (``None``: the paper's).
         max_length: overrides the task's ``max_length`` (copy, repeat copy).
+        length_buckets: the ``length_buckets`` values to time (each case of the sweeps or of models x batch
+            sizes x XLA settings once per value).
 
     Raises:
-        ValueError: unknown sweep, model or task, or ``max_length`` for a task without one.
+        ValueError: unknown sweep, model or task, ``max_length`` for a task without one, or a length bucket
+            count < 1.
     """
     if sweep not in SWEEPS:
         raise ValueError(f"unknown sweep {sweep!r}; choose one of {', '.join(SWEEPS)}")
@@ -175,6 +190,8 @@ def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_com
         configs.default_config(task, model)  # raises on an unknown task or model
     if not models:
         raise ValueError("no model to benchmark")
+    if not length_buckets or any(int(k) != k or k < 1 for k in length_buckets):
+        raise ValueError(f"length_buckets must be integers >= 1, got {list(length_buckets)}")
     task_overrides = {}
     if max_length is not None:
         if "max_length" not in configs.TASK_KWARGS[task]:
@@ -189,14 +206,14 @@ def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_com
 
     if sweep == "memory":
         return [Case("ntm", task, SWEEP_BATCH_SIZE, True, dict(model_overrides("ntm"), memory_size=n),
-                     dict(task_overrides)) for n in MEMORY_SWEEP]
+                     dict(task_overrides), buckets) for buckets in length_buckets for n in MEMORY_SWEEP]
     if sweep == "length":
         if task != "copy":
             raise ValueError("--sweep=length times the copy task")
-        return [Case("ntm", task, SWEEP_BATCH_SIZE, True, model_overrides("ntm"), dict(task_overrides, max_length=n))
-                for n in LENGTH_SWEEP]
-    return [Case(model, task, batch, jit, model_overrides(model), dict(task_overrides))
-            for model in models for batch in batch_sizes for jit in jit_compile]
+        return [Case("ntm", task, SWEEP_BATCH_SIZE, True, model_overrides("ntm"), dict(task_overrides, max_length=n),
+                     buckets) for buckets in length_buckets for n in LENGTH_SWEEP]
+    return [Case(model, task, batch, jit, model_overrides(model), dict(task_overrides), buckets)
+            for model in models for batch in batch_sizes for jit in jit_compile for buckets in length_buckets]
 
 
 # --------------------------------------------------------------------------------------------------- machine
@@ -316,7 +333,12 @@ class PreparedCase:
         config = case.config()
         self.config = config
         self.task = tasks.get_task(config.task, **config.task_kwargs)
-        self.time_steps = self.task.max_time()
+        buckets = self.task.length_buckets(case.length_buckets)
+        self.bucketed = len(buckets) > 1
+        self.probabilities = [probability for _, probability in buckets]
+        # The expected padded length of a batch (the task's longest without buckets).
+        self.time_steps = (sum(p * self.task.max_time(**ranges) for ranges, p in buckets) if self.bucketed
+                           else self.task.max_time())
         keras.utils.set_random_seed(seed)
         strategy = tf.distribute.get_strategy()
         with strategy.scope():
@@ -327,29 +349,40 @@ class PreparedCase:
         self.parameters = int(self.model.count_params())
         self.train_step = training.make_train_step(self.model, self.optimizer, strategy, case.jit_compile)
         sample_times, self.batches = [], []
-        for k in range(num_batches):
+        # Without buckets: num_batches batches, taken in turn. With: one per bucket, all run by every step.
+        for k, (ranges, _) in enumerate(buckets if self.bucketed else [({}, 1.0)] * num_batches):
             started = time.perf_counter()
-            batch = self.task.sample(case.batch_size, tasks.batch_rng(seed, k), pad_to=self.time_steps)
+            batch = self.task.sample(case.batch_size, tasks.batch_rng(seed, k), pad_to=self.task.max_time(**ranges),
+                                     **ranges)
             sample_times.append(time.perf_counter() - started)
             self.batches.append(tuple(tf.constant(a) for a in batch))
         self.sample_s = float(np.median(sample_times))
         self.steps_taken = 0
         self.compile_s = None
 
-    def step(self):
-        """One training step on the next batch, timed until its results are Python floats; returns seconds."""
-        batch = self.batches[self.steps_taken % len(self.batches)]
+    def _run(self, batch):
+        """One training step on ``batch``, timed until its results are Python floats; returns seconds."""
         started = time.perf_counter()
         loss, _, _ = (float(v) for v in self.train_step(*batch))
         elapsed = time.perf_counter() - started
-        self.steps_taken += 1
         if not np.isfinite(loss):
             raise FloatingPointError(f"{self.case.label()}: the loss became {loss}")
         return elapsed
 
+    def step(self):
+        """One training step on the next batch; returns seconds. With length buckets: one step on every
+        bucket's batch, and the probability-weighted sum of their times (the expected time of a step)."""
+        if self.bucketed:
+            self.steps_taken += 1
+            return sum(p * self._run(batch) for p, batch in zip(self.probabilities, self.batches))
+        batch = self.batches[self.steps_taken % len(self.batches)]
+        self.steps_taken += 1
+        return self._run(batch)
+
     def compile(self):
-        """The first call: tracing, compilation and one step. Returns (and stores) its wall time."""
-        self.compile_s = self.step()
+        """The first call (tracing, compilation and one step) on every bucket's batch. Returns (and stores) the
+        wall time, summed over the buckets."""
+        self.compile_s = sum(self._run(batch) for batch in self.batches) if self.bucketed else self.step()
         return self.compile_s
 
 
@@ -440,6 +473,7 @@ def run_benchmark(cases, steps=30, warmup=5, seed=0, isolate_memory=True, intra_
             "jit_compile": item.case.jit_compile,
             "memory_size": item.config.model_kwargs.get("memory_size", ""),
             "max_length": item.config.task_kwargs.get("max_length", ""),
+            "length_buckets": item.case.length_buckets,
             "time_steps": item.time_steps,
             "parameters": item.parameters,
             "compile_s": item.compile_s,
@@ -467,6 +501,8 @@ def compute_ratios(rows, samples, cases):
 
     - ``ntm_over_lstm`` (and ``dnc_over_lstm``): same task, batch and XLA setting.
     - ``jit_speedup``: step time without XLA over step time with XLA, same model and batch.
+    - ``bucket_speedup``: step time without length buckets over step time with them (the expected step time),
+      same model, batch, XLA setting and memory size: how much faster training goes per sequence.
     - ``vs_smallest``: for sweeps, each configuration's step time (and time per time step) over the first one's.
 
     Each ratio also carries ``paired``: the median over rounds of the ratio of the two steps of that round.
@@ -501,8 +537,18 @@ def compute_ratios(rows, samples, cases):
                         == _key(row, "model", "task", "batch_size", "memory_size", "time_steps"):
                     add("jit_speedup", label, other_label,
                         f"{row['model']} XLA speed-up (off / on), batch {row['batch_size']}")
+    for label, row in by_label.items():
+        if row["length_buckets"] == 1:
+            for other_label, other in by_label.items():
+                if other["length_buckets"] > 1 and _key(other, "model", "task", "batch_size", "jit_compile",
+                                                        "memory_size", "max_length") == \
+                        _key(row, "model", "task", "batch_size", "jit_compile", "memory_size", "max_length"):
+                    add("bucket_speedup", label, other_label,
+                        f"{row['model']} speed-up from {other['length_buckets']} length buckets (step time without "
+                        f"/ with), batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}")
     if len({case.model for case in cases}) == 1 and len({case.batch_size for case in cases}) == 1 \
-            and len({case.jit_compile for case in cases}) == 1 and len(cases) > 1:
+            and len({case.jit_compile for case in cases}) == 1 and len({case.length_buckets for case in cases}) == 1 \
+            and len(cases) > 1:
         first = labels[0]
         for label in labels[1:]:
             row, base = by_label[label], by_label[first]
@@ -541,7 +587,12 @@ def markdown_report(rows, ratios, machine, command, steps, warmup):
     out.write(f"Median and 10th/90th percentiles of {steps} timed training steps per configuration, interleaved "
               f"round by round after {warmup} warm-up rounds; compile s = wall time of the first call (trace, "
               f"compile, one step); ms / time step = median / T; peak RSS = VmHWM of the {scope}; "
-              f"step RSS = its growth from just before the first step.\n\n")
+              f"step RSS = its growth from just before the first step.")
+    if any(row["length_buckets"] > 1 for row in rows):
+        out.write(" With length buckets, a step is one step on a batch of every bucket, its time their "
+                  "probability-weighted sum (the expected time of a training step), T the expected padded length "
+                  "and compile s the sum over the buckets.")
+    out.write("\n\n")
     out.write("| " + " | ".join(title for _, title in TABLE_COLUMNS) + " |\n")
     out.write("|" + "|".join("---" if c in ("model",) else "---:" for c, _ in TABLE_COLUMNS) + "|\n")
     for row in rows:

@@ -125,9 +125,15 @@ def profile_cases(cases, steps=5, warmup=3, seed=0, printer=print):
     Returns:
         Markdown with one :func:`markdown_profile` section per case (cases without XLA are skipped: their
         kernels are TensorFlow ops, not XLA kernels).
+
+    Raises:
+        ValueError: a case with length buckets (its steps mix time lengths; profile one padded length).
     """
     from experiments.benchmark import PreparedCase
 
+    bucketed = [case.label() for case in cases if case.length_buckets > 1]
+    if bucketed:
+        raise ValueError(f"cannot profile cases with length buckets (their steps mix time lengths): {bucketed}")
     sections = []
     for case in cases:
         if not case.jit_compile:

@@ -5,6 +5,7 @@
     python scripts/benchmark.py --sweep=length                   # NTM, copy length 20, 100, 500, batch 32, XLA
     python scripts/benchmark.py --model=ntm --batch_sizes=32 --jit_compile=true --steps=50
     python scripts/benchmark.py --model=ntm --jit_compile=true --profile_steps=5   # + time per XLA kernel
+    python scripts/benchmark.py --model=ntm --batch_sizes=32 --jit_compile=true --length_buckets=1,4,20
 
 Prints a Markdown table and writes ``<output_dir>/<name>.{csv,json,md}`` (and ``<name>_profile.md``). See
 ``experiments/benchmark.py`` for how the numbers are taken (interleaved rounds, medians, per-process peak memory).
@@ -34,6 +35,8 @@ flags.DEFINE_integer("warmup", 5, "Untimed warm-up steps per configuration (afte
 flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM and DNC (default: the paper configuration).",
                      lower_bound=1)
 flags.DEFINE_integer("max_length", None, "Overrides the task's max_length (copy, repeat_copy).", lower_bound=1)
+flags.DEFINE_list("length_buckets", ["1"], "Length bucket counts to time, comma-separated, as train.py "
+                  "--length_buckets (1: every batch padded to the task's longest time).")
 flags.DEFINE_bool("tiny", False, "Tiny models (a few hundred parameters) for smoke tests.")
 flags.DEFINE_bool("isolate_memory", True, "Measure each configuration's peak memory alone in a subprocess "
                   "(otherwise: this process's cumulative peak).")
@@ -54,6 +57,12 @@ def main(argv):
         batch_sizes = [int(b) for b in FLAGS.batch_sizes]
         if any(b < 1 for b in batch_sizes):
             raise ValueError("batch sizes must be >= 1")
+        try:
+            length_buckets = [int(k) for k in FLAGS.length_buckets]
+        except ValueError:
+            raise ValueError(f"--length_buckets takes integers, got {','.join(FLAGS.length_buckets)}") from None
+        if FLAGS.profile_steps and any(k > 1 for k in length_buckets):
+            raise ValueError("--profile_steps traces one padded length: use it without --length_buckets")
         cases = benchmark.make_cases(
             models=FLAGS.model,
             task=FLAGS.task,
@@ -63,6 +72,7 @@ def main(argv):
             tiny=FLAGS.tiny,
             memory_size=FLAGS.memory_size,
             max_length=FLAGS.max_length,
+            length_buckets=length_buckets,
         )
     except ValueError as error:
         raise app.UsageError(str(error))

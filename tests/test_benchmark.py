@@ -67,6 +67,32 @@ def test_make_cases_and_flags():
         benchmark.make_cases(task="ngrams", max_length=5)
 
 
+def test_length_buckets_time_one_step_per_bucket_and_report_the_speed_up():
+    cases = benchmark.make_cases(models=["ntm"], batch_sizes=[2], jit_compile=[False], tiny=True, max_length=6,
+                                 length_buckets=[1, 3])
+    assert [c.length_buckets for c in cases] == [1, 3] and cases[1].label().endswith("buckets=3")
+    assert cases[1].config().length_buckets == 3
+    bucketed = benchmark.PreparedCase(cases[1])
+    # Buckets 1-2, 3-4, 5-6: one batch each, padded to 5, 9 and 13 steps; the expected length is their mean.
+    assert [b[0].shape[1] for b in bucketed.batches] == [5, 9, 13] and bucketed.time_steps == 9
+    assert bucketed.probabilities == [1 / 3] * 3
+    rows, samples = benchmark.run_benchmark(cases, steps=2, warmup=0, isolate_memory=False, printer=lambda *_: None)
+    assert [(r["length_buckets"], r["time_steps"]) for r in rows] == [(1, 13), (3, 9)]
+    ratios = benchmark.compute_ratios(rows, samples, cases)
+    assert [r["kind"] for r in ratios] == ["bucket_speedup"]  # and no sweep ratio between the two
+    assert ratios[0]["ratio"] == pytest.approx(rows[0]["median_ms"] / rows[1]["median_ms"])
+    with pytest.raises(ValueError, match="length_buckets"):
+        benchmark.make_cases(length_buckets=[0])
+
+
+def test_benchmark_script_rejects_a_profile_of_length_buckets():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    result = subprocess.run([sys.executable, str(BENCHMARK_PY), "--length_buckets=1,4", "--profile_steps=2"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "--profile_steps" in result.stderr
+
+
 def test_profile_sorts_every_kernel_of_a_compiled_step_into_groups(tmp_path):
     from experiments import profiling
 
