@@ -328,6 +328,9 @@ def train(
     window_errors, window_count = 0.0, 0
     eval_errors = float("nan")
     started, window_start, window_steps = time.perf_counter(), time.perf_counter(), 0
+    # The time left is estimated from the steps since the previous progress line, not from the start: the first
+    # steps include XLA compilations (one per length bucket).
+    progress_time, progress_step = started, step
     printer(
         f"Training {config.model} on {config.task} (seed {config.seed}) in {run_dir}: "
         f"{model.count_params():,} parameters, batch {config.batch_size}, steps {step} -> {steps}"
@@ -371,9 +374,12 @@ def train(
                 tf.summary.scalar("loss/eval", eval_loss)
                 tf.summary.scalar("bit_errors/eval", eval_errors)
             writer.flush()
-            seconds = time.perf_counter() - started
+            now = time.perf_counter()
+            seconds = now - started
             rate = (step - resumed_from) * config.batch_size / max(seconds, 1e-9)
-            remaining = (steps - step) * config.batch_size / rate if rate > 0 else float("inf")
+            seconds_per_step = (now - progress_time) / max(step - progress_step, 1)
+            remaining = (steps - step) * seconds_per_step
+            progress_time, progress_step = now, step
             printer(
                 f"step {step:>6}/{steps}  loss {loss:8.4f}  bit errors/seq train {errors:7.3f}  "
                 f"eval {eval_errors:7.3f}  {rate:6.0f} seq/s  elapsed {_format_duration(seconds)}  "
