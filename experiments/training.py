@@ -209,7 +209,7 @@ def make_train_step(model, optimizer, strategy, jit_compile):
 
     compiled = tf.function(loss_and_gradients, jit_compile=jit_compile, reduce_retracing=True)
 
-    @tf.function
+    @tf.function(reduce_retracing=True)
     def distributed_step(inputs, targets, mask):
         per_replica = strategy.run(apply, args=(inputs, targets, mask, compiled))
         return tuple(strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for value in per_replica)
