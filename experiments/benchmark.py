@@ -7,6 +7,10 @@ from :func:`experiments.configs.default_config`, :func:`experiments.models.build
 from the task and padded to ``task.max_time()``. As in the training loop, a step is timed until its three
 results are Python floats.
 
+With ``batch_splits`` other than 1 (train.py ``--batch_splits``; 0, the default of both, is one part per
+TensorFlow thread) each batch's gradient is computed in that many parts at once, one thread each, as train.py
+does (:func:`experiments.training.make_train_step`).
+
 With ``length_buckets`` > 1 (train.py ``--length_buckets``) a case holds one batch per length bucket, each
 padded to its bucket's longest time, and one timed "step" runs a step of every bucket: its time is their
 probability-weighted sum, the expected time of one training step, and ``time_steps`` is the expected padded
@@ -70,6 +74,7 @@ COLUMNS = (
     "memory_size",
     "max_length",
     "length_buckets",
+    "batch_splits",
     "time_steps",
     "parameters",
     "compile_s",
@@ -92,6 +97,7 @@ TABLE_COLUMNS = (
     ("jit_compile", "XLA"),
     ("memory_size", "N"),
     ("length_buckets", "buckets"),
+    ("batch_splits", "parts"),
     ("time_steps", "T"),
     ("parameters", "params"),
     ("compile_s", "compile s"),
@@ -117,6 +123,8 @@ class Case:
         model_overrides: replaces entries of the paper configuration's ``model_kwargs``.
         task_overrides: replaces entries of its ``task_kwargs`` (e.g. ``max_length``).
         length_buckets: batches drawn and padded per length bucket, as train.py ``--length_buckets`` (1: off).
+        batch_splits: parts each batch's gradient is computed in at once, as train.py ``--batch_splits`` (0: one
+            per TensorFlow thread, train.py's default; 1: the whole batch in one program).
     """
 
     model: str
@@ -126,6 +134,7 @@ class Case:
     model_overrides: dict = dataclasses.field(default_factory=dict)
     task_overrides: dict = dataclasses.field(default_factory=dict)
     length_buckets: int = 1
+    batch_splits: int = 1
 
     def config(self):
         """The :class:`~experiments.configs.ExperimentConfig` train.py would run for this case."""
@@ -141,6 +150,8 @@ class Case:
         parts += [f"{k}={v}" for k, v in sorted({**self.model_overrides, **self.task_overrides}.items())]
         if self.length_buckets > 1:
             parts.append(f"buckets={self.length_buckets}")
+        if self.batch_splits != 1:
+            parts.append(f"parts={self.batch_splits or 'auto'}")
         return " ".join(parts)
 
     def to_json(self):
@@ -165,7 +176,7 @@ def parse_bools(values):
 
 
 def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_compile=(True, False), sweep="none",
-               tiny=False, memory_size=None, max_length=None, length_buckets=(1,)):
+               tiny=False, memory_size=None, max_length=None, length_buckets=(1,), batch_splits=(1,)):
     """The configurations a benchmark run compares.
 
     Args:
@@ -179,10 +190,11 @@ def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_com
         max_length: overrides the task's ``max_length`` (copy, repeat copy).
         length_buckets: the ``length_buckets`` values to time (each case of the sweeps or of models x batch
             sizes x XLA settings once per value).
+        batch_splits: the ``batch_splits`` values to time, likewise (0: one part per TensorFlow thread).
 
     Raises:
-        ValueError: unknown sweep, model or task, ``max_length`` for a task without one, or a length bucket
-            count < 1.
+        ValueError: unknown sweep, model or task, ``max_length`` for a task without one, a length bucket
+            count < 1 or a batch split count < 0.
     """
     if sweep not in SWEEPS:
         raise ValueError(f"unknown sweep {sweep!r}; choose one of {', '.join(SWEEPS)}")
@@ -192,6 +204,8 @@ def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_com
         raise ValueError("no model to benchmark")
     if not length_buckets or any(int(k) != k or k < 1 for k in length_buckets):
         raise ValueError(f"length_buckets must be integers >= 1, got {list(length_buckets)}")
+    if not batch_splits or any(int(k) != k or k < 0 for k in batch_splits):
+        raise ValueError(f"batch_splits must be integers >= 0, got {list(batch_splits)}")
     task_overrides = {}
     if max_length is not None:
         if "max_length" not in configs.TASK_KWARGS[task]:
@@ -204,16 +218,17 @@ def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_com
             overrides["memory_size"] = memory_size
         return overrides
 
+    variants = [(buckets, splits) for buckets in length_buckets for splits in batch_splits]
     if sweep == "memory":
         return [Case("ntm", task, SWEEP_BATCH_SIZE, True, dict(model_overrides("ntm"), memory_size=n),
-                     dict(task_overrides), buckets) for buckets in length_buckets for n in MEMORY_SWEEP]
+                     dict(task_overrides), buckets, splits) for buckets, splits in variants for n in MEMORY_SWEEP]
     if sweep == "length":
         if task != "copy":
             raise ValueError("--sweep=length times the copy task")
         return [Case("ntm", task, SWEEP_BATCH_SIZE, True, model_overrides("ntm"), dict(task_overrides, max_length=n),
-                     buckets) for buckets in length_buckets for n in LENGTH_SWEEP]
-    return [Case(model, task, batch, jit, model_overrides(model), dict(task_overrides), buckets)
-            for model in models for batch in batch_sizes for jit in jit_compile for buckets in length_buckets]
+                     buckets, splits) for buckets, splits in variants for n in LENGTH_SWEEP]
+    return [Case(model, task, batch, jit, model_overrides(model), dict(task_overrides), buckets, splits)
+            for model in models for batch in batch_sizes for jit in jit_compile for buckets, splits in variants]
 
 
 # --------------------------------------------------------------------------------------------------- machine
@@ -347,7 +362,9 @@ class PreparedCase:
             self.optimizer = training.make_optimizer(config)
             self.optimizer.build(self.model.trainable_variables)
         self.parameters = int(self.model.count_params())
-        self.train_step = training.make_train_step(self.model, self.optimizer, strategy, case.jit_compile)
+        self.batch_splits = min(case.batch_splits or training.default_batch_splits(case.batch_size), case.batch_size)
+        self.train_step = training.make_train_step(self.model, self.optimizer, strategy, case.jit_compile,
+                                                   self.batch_splits)
         sample_times, self.batches = [], []
         # Without buckets: num_batches batches, taken in turn. With: one per bucket, all run by every step.
         for k, (ranges, _) in enumerate(buckets if self.bucketed else [({}, 1.0)] * num_batches):
@@ -474,6 +491,7 @@ def run_benchmark(cases, steps=30, warmup=5, seed=0, isolate_memory=True, intra_
             "memory_size": item.config.model_kwargs.get("memory_size", ""),
             "max_length": item.config.task_kwargs.get("max_length", ""),
             "length_buckets": item.case.length_buckets,
+            "batch_splits": item.batch_splits,
             "time_steps": item.time_steps,
             "parameters": item.parameters,
             "compile_s": item.compile_s,
@@ -503,6 +521,8 @@ def compute_ratios(rows, samples, cases):
     - ``jit_speedup``: step time without XLA over step time with XLA, same model and batch.
     - ``bucket_speedup``: step time without length buckets over step time with them (the expected step time),
       same model, batch, XLA setting and memory size: how much faster training goes per sequence.
+    - ``split_speedup``: step time of the whole batch in one program over step time in several parts at once,
+      same model, batch, XLA setting, memory size and buckets.
     - ``vs_smallest``: for sweeps, each configuration's step time (and time per time step) over the first one's.
 
     Each ratio also carries ``paired``: the median over rounds of the ratio of the two steps of that round.
@@ -525,30 +545,43 @@ def compute_ratios(rows, samples, cases):
     for label, row in by_label.items():
         if row["model"] in ("ntm", "dnc"):
             for other_label, other in by_label.items():
-                if other["model"] == "lstm" and _key(other, "task", "batch_size", "jit_compile", "time_steps") == \
-                        _key(row, "task", "batch_size", "jit_compile", "time_steps"):
+                if other["model"] == "lstm" and _key(other, "task", "batch_size", "jit_compile", "time_steps", "batch_splits") == \
+                        _key(row, "task", "batch_size", "jit_compile", "time_steps", "batch_splits"):
                     add(f"{row['model']}_over_lstm", label, other_label,
                         f"{row['model']} / lstm step time, batch {row['batch_size']}, "
                         f"XLA {'on' if row['jit_compile'] else 'off'}")
     for label, row in by_label.items():
         if not row["jit_compile"]:
             for other_label, other in by_label.items():
-                if other["jit_compile"] and _key(other, "model", "task", "batch_size", "memory_size", "time_steps") \
-                        == _key(row, "model", "task", "batch_size", "memory_size", "time_steps"):
+                if other["jit_compile"] and _key(other, "model", "task", "batch_size", "memory_size", "time_steps",
+                                                "batch_splits") \
+                        == _key(row, "model", "task", "batch_size", "memory_size", "time_steps", "batch_splits"):
                     add("jit_speedup", label, other_label,
                         f"{row['model']} XLA speed-up (off / on), batch {row['batch_size']}")
     for label, row in by_label.items():
         if row["length_buckets"] == 1:
             for other_label, other in by_label.items():
                 if other["length_buckets"] > 1 and _key(other, "model", "task", "batch_size", "jit_compile",
-                                                        "memory_size", "max_length") == \
-                        _key(row, "model", "task", "batch_size", "jit_compile", "memory_size", "max_length"):
+                                                        "memory_size", "max_length", "batch_splits") == \
+                        _key(row, "model", "task", "batch_size", "jit_compile", "memory_size", "max_length",
+                             "batch_splits"):
                     add("bucket_speedup", label, other_label,
                         f"{row['model']} speed-up from {other['length_buckets']} length buckets (step time without "
                         f"/ with), batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}")
+    for label, row in by_label.items():
+        if row["batch_splits"] == 1:
+            for other_label, other in by_label.items():
+                if other["batch_splits"] > 1 and _key(other, "model", "task", "batch_size", "jit_compile",
+                                                      "memory_size", "max_length", "length_buckets") == \
+                        _key(row, "model", "task", "batch_size", "jit_compile", "memory_size", "max_length",
+                             "length_buckets"):
+                    add("split_speedup", label, other_label,
+                        f"{row['model']} speed-up from {other['batch_splits']} batch parts at once (step time "
+                        f"without / with), batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}"
+                        + (f", {row['length_buckets']} buckets" if row["length_buckets"] > 1 else ""))
     if len({case.model for case in cases}) == 1 and len({case.batch_size for case in cases}) == 1 \
             and len({case.jit_compile for case in cases}) == 1 and len({case.length_buckets for case in cases}) == 1 \
-            and len(cases) > 1:
+            and len({row["batch_splits"] for row in rows}) == 1 and len(cases) > 1:
         first = labels[0]
         for label in labels[1:]:
             row, base = by_label[label], by_label[first]

@@ -122,6 +122,9 @@ def summarize(totals, kernels, steps, time_steps, memory_shape):
 def profile_cases(cases, steps=5, warmup=3, seed=0, printer=print):
     """Build, compile and warm up each XLA case, then :func:`profile_case` it.
 
+    A case whose batch is computed in parts (``batch_splits``) is profiled computing it in one program: the
+    profile sums kernel times per step, and parts running at once on different cores would overlap.
+
     Returns:
         Markdown with one :func:`markdown_profile` section per case (cases without XLA are skipped: their
         kernels are TensorFlow ops, not XLA kernels).
@@ -138,7 +141,7 @@ def profile_cases(cases, steps=5, warmup=3, seed=0, printer=print):
     for case in cases:
         if not case.jit_compile:
             continue
-        prepared = PreparedCase(case, seed=seed)
+        prepared = PreparedCase(dataclasses.replace(case, batch_splits=1), seed=seed)
         prepared.compile()
         for _ in range(warmup):
             prepared.step()

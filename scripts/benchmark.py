@@ -6,6 +6,7 @@
     python scripts/benchmark.py --model=ntm --batch_sizes=32 --jit_compile=true --steps=50
     python scripts/benchmark.py --model=ntm --jit_compile=true --profile_steps=5   # + time per XLA kernel
     python scripts/benchmark.py --model=ntm --batch_sizes=32 --jit_compile=true --length_buckets=1,4,20
+    python scripts/benchmark.py --model=ntm --batch_sizes=32 --jit_compile=true --batch_splits=1,2
 
 Prints a Markdown table and writes ``<output_dir>/<name>.{csv,json,md}`` (and ``<name>_profile.md``). See
 ``experiments/benchmark.py`` for how the numbers are taken (interleaved rounds, medians, per-process peak memory).
@@ -37,6 +38,9 @@ flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM and DNC (defau
 flags.DEFINE_integer("max_length", None, "Overrides the task's max_length (copy, repeat_copy).", lower_bound=1)
 flags.DEFINE_list("length_buckets", ["1"], "Length bucket counts to time, comma-separated, as train.py "
                   "--length_buckets (1: every batch padded to the task's longest time).")
+flags.DEFINE_list("batch_splits", ["0"], "Parts each batch's gradient is computed in at once, comma-separated, as "
+                  "train.py --batch_splits (0, train.py's default: one per TensorFlow thread; 1: the whole batch in "
+                  "one program).")
 flags.DEFINE_bool("tiny", False, "Tiny models (a few hundred parameters) for smoke tests.")
 flags.DEFINE_bool("isolate_memory", True, "Measure each configuration's peak memory alone in a subprocess "
                   "(otherwise: this process's cumulative peak).")
@@ -61,6 +65,10 @@ def main(argv):
             length_buckets = [int(k) for k in FLAGS.length_buckets]
         except ValueError:
             raise ValueError(f"--length_buckets takes integers, got {','.join(FLAGS.length_buckets)}") from None
+        try:
+            batch_splits = [int(k) for k in FLAGS.batch_splits]
+        except ValueError:
+            raise ValueError(f"--batch_splits takes integers, got {','.join(FLAGS.batch_splits)}") from None
         if FLAGS.profile_steps and any(k > 1 for k in length_buckets):
             raise ValueError("--profile_steps traces one padded length: use it without --length_buckets")
         cases = benchmark.make_cases(
@@ -73,6 +81,7 @@ def main(argv):
             memory_size=FLAGS.memory_size,
             max_length=FLAGS.max_length,
             length_buckets=length_buckets,
+            batch_splits=batch_splits,
         )
     except ValueError as error:
         raise app.UsageError(str(error))

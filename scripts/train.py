@@ -50,6 +50,9 @@ flags.DEFINE_integer("converged_learning_rate_half_life", None, "After convergen
                      "every this many steps (default 2000; 0 keeps it constant).", lower_bound=0)
 flags.DEFINE_integer("threads", 0, "TensorFlow intra-op threads (0: TensorFlow's default, one per core). Use 1 when "
                      "two runs share a 2-core machine.", lower_bound=0)
+flags.DEFINE_integer("batch_splits", 0, "Compute each batch's gradient in this many parts at once, one per CPU core "
+                     "(0: one per TensorFlow thread, 1 on a GPU; 1: the whole batch in one program). The gradient is "
+                     "the same; about 1.6x faster on 2 cores.", lower_bound=0)
 flags.DEFINE_bool("jit_compile", True, "Compile training steps with XLA (much faster on CPU).")
 flags.DEFINE_enum("strategy", "default", configs.STRATEGIES, "tf.distribute strategy.")
 flags.DEFINE_integer("virtual_cpus", 0, "Split the CPU into this many logical devices (to try --strategy=mirrored "
@@ -85,6 +88,10 @@ def main(argv):
         training.set_threads(FLAGS.threads)
     logging.set_verbosity(logging.WARNING)  # TensorFlow's checkpoint saver logs every save at INFO
     config = config_from_flags()
+    if FLAGS.batch_splits > config.batch_size:
+        raise app.UsageError(f"--batch_splits={FLAGS.batch_splits} is more than the batch size {config.batch_size}")
+    if FLAGS.batch_splits > 1 and FLAGS.strategy != "default":
+        raise app.UsageError("--batch_splits > 1 works with --strategy=default only")
     run_dir = training.run_directory(FLAGS.logdir, config.task, config.model, config.seed)
     try:
         training.train(
@@ -97,6 +104,7 @@ def main(argv):
             strategy=FLAGS.strategy,
             virtual_cpus=FLAGS.virtual_cpus,
             stop_when_converged=FLAGS.stop_when_converged,
+            batch_splits=FLAGS.batch_splits,
         )
     except (training.ConfigMismatchError, training.NonFiniteLossError) as error:
         print(f"train.py: {error}", file=sys.stderr)

@@ -85,6 +85,22 @@ def test_length_buckets_time_one_step_per_bucket_and_report_the_speed_up():
         benchmark.make_cases(length_buckets=[0])
 
 
+def test_batch_splits_time_the_parts_step_and_report_the_speed_up():
+    cases = benchmark.make_cases(models=["ntm"], batch_sizes=[1, 4], jit_compile=[False], tiny=True, max_length=3,
+                                 batch_splits=[1, 2])
+    assert [(c.batch_size, c.batch_splits) for c in cases] == [(1, 1), (1, 2), (4, 1), (4, 2)]
+    assert cases[3].label().endswith("parts=2") and "parts" not in cases[2].label()
+    assert benchmark.Case("ntm", batch_splits=0).label().endswith("parts=auto")
+    rows, samples = benchmark.run_benchmark(cases, steps=2, warmup=0, isolate_memory=False, printer=lambda *_: None)
+    # A batch of one sequence is never split.
+    assert [(r["batch_size"], r["batch_splits"]) for r in rows] == [(1, 1), (1, 1), (4, 1), (4, 2)]
+    ratios = benchmark.compute_ratios(rows, samples, cases)
+    assert [r["kind"] for r in ratios] == ["split_speedup"]
+    assert ratios[0]["numerator"] == cases[2].label() and ratios[0]["denominator"] == cases[3].label()
+    with pytest.raises(ValueError, match="batch_splits"):
+        benchmark.make_cases(batch_splits=[-1])
+
+
 def test_benchmark_script_rejects_a_profile_of_length_buckets():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)

@@ -289,6 +289,8 @@ def test_train_py_command_line_end_to_end(tmp_path):
         ("--optimizer=sgd", "--optimizer=sgd"),
         ("--converged_learning_rate_half_life=-1", "--converged_learning_rate_half_life=-1"),
         ("--length_buckets=0", "--length_buckets=0"),
+        ("--batch_splits=-1", "--batch_splits=-1"),
+        ("--batch_splits=64", "--batch_splits=64 is more than the batch size 32"),
     ],
 )
 def test_bad_flags_end_with_one_clear_line(flag, message):
@@ -409,3 +411,42 @@ def test_weights_read_once_refuses_a_model_that_assigns_variables():
     net = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization()])
     with pytest.raises(RuntimeError, match="assigned variables"):
         training.call_with_weights_read_once(net, np.ones((2, 3), np.float32))
+
+
+def test_split_sizes_cut_a_batch_into_near_equal_consecutive_parts():
+    assert training.split_sizes(32, 2) == [16, 16]
+    assert training.split_sizes(10, 3) == [4, 3, 3]
+    assert training.split_sizes(1, 1) == [1]
+    for batch, parts in ((4, 0), (4, 5)):
+        with pytest.raises(ValueError, match="cannot split"):
+            training.split_sizes(batch, parts)
+    assert training.default_batch_splits(1) == 1
+    assert training.default_batch_splits(32) == min(training.intra_op_threads(), 32)
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_batch_computed_in_parts_updates_the_weights_as_the_whole_batch_does(jit_compile):
+    config = tiny_config()
+    task = tasks.get_task(config.task, **config.task_kwargs)
+    keras.utils.set_random_seed(3)
+    models = [build_model(config.model, task.input_size, task.output_size, **config.model_kwargs) for _ in range(2)]
+    initial = models[0].get_weights()
+    models[1].set_weights(initial)
+    steps = []
+    for model, splits in zip(models, (1, 3)):
+        optimizer = training.make_optimizer(config)
+        optimizer.build(model.trainable_variables)
+        steps.append(training.make_train_step(model, optimizer, tf.distribute.get_strategy(), jit_compile, splits))
+    # 7 sequences: parts of 3, 2 and 2, so the mean must weight each part by its size.
+    for k in range(3):
+        batch = [tf.constant(a) for a in task.sample(7, tasks.batch_rng(0, k))]
+        whole, parts = ([float(v) for v in step(*batch)] for step in steps)
+        np.testing.assert_allclose(parts, whole, rtol=2e-5)  # loss, bit errors, gradient norm
+    for w_whole, w_parts in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(w_parts, w_whole, rtol=1e-4, atol=1e-6)
+    assert not all(np.allclose(w, w0) for w, w0 in zip(models[1].get_weights(), initial))  # the steps did train
+    # A batch of one sequence cannot be split: it takes the one-program step.
+    one = [tf.constant(a) for a in task.sample(1, tasks.batch_rng(0, 9))]
+    assert np.isfinite(float(steps[1](*one)[0]))
+    with pytest.raises(ValueError, match="batch_splits"):
+        training.make_train_step(models[0], training.make_optimizer(config), tf.distribute.get_strategy(), False, 0)
