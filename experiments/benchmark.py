@@ -545,7 +545,8 @@ def compute_ratios(rows, samples, cases):
     for label, row in by_label.items():
         if row["model"] in ("ntm", "dnc"):
             for other_label, other in by_label.items():
-                if other["model"] == "lstm" and _key(other, "task", "batch_size", "jit_compile", "time_steps", "batch_splits") == \
+                if other["model"] == "lstm" and _key(other, "task", "batch_size", "jit_compile", "time_steps",
+                                                    "batch_splits") == \
                         _key(row, "task", "batch_size", "jit_compile", "time_steps", "batch_splits"):
                     add(f"{row['model']}_over_lstm", label, other_label,
                         f"{row['model']} / lstm step time, batch {row['batch_size']}, "
@@ -558,27 +559,19 @@ def compute_ratios(rows, samples, cases):
                         == _key(row, "model", "task", "batch_size", "memory_size", "time_steps", "batch_splits"):
                     add("jit_speedup", label, other_label,
                         f"{row['model']} XLA speed-up (off / on), batch {row['batch_size']}")
-    for label, row in by_label.items():
-        if row["length_buckets"] == 1:
+    def speedups(field, kind, noun, other_field, other_noun):
+        # Rows with ``field`` 1 against rows with ``field`` > 1 that agree in everything else that is varied.
+        same = ("model", "task", "batch_size", "jit_compile", "memory_size", "max_length", other_field)
+        for label, row in by_label.items():
             for other_label, other in by_label.items():
-                if other["length_buckets"] > 1 and _key(other, "model", "task", "batch_size", "jit_compile",
-                                                        "memory_size", "max_length", "batch_splits") == \
-                        _key(row, "model", "task", "batch_size", "jit_compile", "memory_size", "max_length",
-                             "batch_splits"):
-                    add("bucket_speedup", label, other_label,
-                        f"{row['model']} speed-up from {other['length_buckets']} length buckets (step time without "
-                        f"/ with), batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}")
-    for label, row in by_label.items():
-        if row["batch_splits"] == 1:
-            for other_label, other in by_label.items():
-                if other["batch_splits"] > 1 and _key(other, "model", "task", "batch_size", "jit_compile",
-                                                      "memory_size", "max_length", "length_buckets") == \
-                        _key(row, "model", "task", "batch_size", "jit_compile", "memory_size", "max_length",
-                             "length_buckets"):
-                    add("split_speedup", label, other_label,
-                        f"{row['model']} speed-up from {other['batch_splits']} batch parts at once (step time "
-                        f"without / with), batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}"
-                        + (f", {row['length_buckets']} buckets" if row["length_buckets"] > 1 else ""))
+                if row[field] == 1 and other[field] > 1 and _key(other, *same) == _key(row, *same):
+                    add(kind, label, other_label,
+                        f"{row['model']} speed-up from {other[field]} {noun} (step time without / with), "
+                        f"batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}"
+                        + (f", {row[other_field]} {other_noun}" if row[other_field] > 1 else ""))
+
+    speedups("length_buckets", "bucket_speedup", "length buckets", "batch_splits", "parts")
+    speedups("batch_splits", "split_speedup", "batch parts at once", "length_buckets", "buckets")
     if len({case.model for case in cases}) == 1 and len({case.batch_size for case in cases}) == 1 \
             and len({case.jit_compile for case in cases}) == 1 and len({case.length_buckets for case in cases}) == 1 \
             and len({row["batch_splits"] for row in rows}) == 1 and len(cases) > 1:
