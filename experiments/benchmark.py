@@ -362,7 +362,8 @@ class PreparedCase:
             self.optimizer = training.make_optimizer(config)
             self.optimizer.build(self.model.trainable_variables)
         self.parameters = int(self.model.count_params())
-        self.batch_splits = min(case.batch_splits or training.default_batch_splits(case.batch_size), case.batch_size)
+        self.batch_splits = min(case.batch_splits or training.default_batch_splits(case.batch_size, case.jit_compile),
+                                case.batch_size)
         self.train_step = training.make_train_step(self.model, self.optimizer, strategy, case.jit_compile,
                                                    self.batch_splits)
         sample_times, self.batches = [], []

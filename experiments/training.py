@@ -188,13 +188,15 @@ def intra_op_threads():
         return os.cpu_count() or 1
 
 
-def default_batch_splits(batch_size):
+def default_batch_splits(batch_size, jit_compile=True):
     """How many parts ``train.py`` computes a batch's gradient in at once by default (``--batch_splits=0``).
 
-    One part per thread TensorFlow may use (:func:`intra_op_threads`), at most ``batch_size``; 1 when a GPU is
-    visible (there the device, not the CPU cores, does the work).
+    With XLA, one part per thread TensorFlow may use (:func:`intra_op_threads`), at most ``batch_size``. Without
+    XLA, 1: TensorFlow's own executor already spreads one step's ops over the cores, and two steps at once
+    competing for them were slower (240 against 128 ms per batch-32 NTM step, README, Performance). Also 1 when a
+    GPU is visible (there the device, not the CPU cores, does the work).
     """
-    if tf.config.list_logical_devices("GPU"):
+    if not jit_compile or tf.config.list_logical_devices("GPU"):
         return 1
     return max(1, min(intra_op_threads(), batch_size))
 
@@ -224,8 +226,9 @@ def make_train_step(model, optimizer, strategy, jit_compile, batch_splits=1):
     on a thread of its own, then applies the mean weighted by part size, which is the gradient of the whole
     batch's loss (the loss is a mean over sequences); loss and bit errors are averaged the same way. One XLA
     program runs on one core at a time on a CPU, so a single program leaves the other cores idle: on the 2-core
-    machine of the README two parts train about 1.6 times as many sequences per second (README, Performance).
-    Each part needs a thread of TensorFlow's own: with ``--threads=1`` the parts run one after another.
+    machine of the README two parts made the batch-32 NTM step about 1.4 times faster (README, Performance).
+    Each part needs a thread of TensorFlow's own: with ``--threads=1`` the parts run one after another. Without
+    XLA it is slower (see :func:`default_batch_splits`).
 
     Raises:
         ValueError: ``batch_splits`` < 1, or > 1 together with a ``tf.distribute`` strategy of several replicas.
@@ -288,8 +291,11 @@ def _split_batch_step(loss_and_gradients, apply_gradients, variables, parts, jit
     shapes = [variable.shape for variable in variables]
     sizes = [int(np.prod(shape)) for shape in shapes]
 
-    def part_gradients(inputs, targets, mask):
-        loss, errors, gradients = loss_and_gradients(inputs, targets, mask)
+    def part_gradients(inputs, targets, mask, start, size):
+        # The part is cut inside the compiled program: cutting it with eager ops took about 1 ms per step.
+        piece = [tf.slice(t, tf.concat([[start], tf.zeros([len(t.shape) - 1], tf.int32)], axis=0),
+                          [size] + [-1] * (len(t.shape) - 1)) for t in (inputs, targets, mask)]
+        loss, errors, gradients = loss_and_gradients(*piece)
         return loss, errors, tf.concat([tf.reshape(g, [-1]) for g in gradients], axis=0)
 
     def mean_and_apply(fractions, losses, errors, flat_gradients):
@@ -309,9 +315,9 @@ def _split_batch_step(loss_and_gradients, apply_gradients, variables, parts, jit
         if batch < 2:
             return whole_batch_step(inputs, targets, mask)
         sizes = split_sizes(batch, min(parts, batch))
-        pieces = zip(*(tf.split(t, sizes) for t in (inputs, targets, mask)))
-        results = [future.result() for future in [pool.submit(compute, *piece) for piece in pieces]]
-        losses, errors, flat_gradients = (list(values) for values in zip(*results))
+        starts = np.cumsum([0] + sizes[:-1]).astype(np.int32)
+        futures = [pool.submit(compute, inputs, targets, mask, start, size) for start, size in zip(starts, sizes)]
+        losses, errors, flat_gradients = (list(values) for values in zip(*[future.result() for future in futures]))
         fractions = tf.constant([size / batch for size in sizes], dtype=tf.float32)
         return update(fractions, losses, errors, flat_gradients)
 
@@ -414,7 +420,7 @@ def train(
 
     if distribution.num_replicas_in_sync > 1:
         batch_splits = batch_splits or 1
-    batch_splits = batch_splits or default_batch_splits(config.batch_size)
+    batch_splits = batch_splits or default_batch_splits(config.batch_size, jit_compile)
     train_step = make_train_step(model, optimizer, distribution, jit_compile, batch_splits)
     eval_step = make_eval_step(model, jit_compile)
     eval_batch = task.sample(eval_size, tasks.batch_rng(config.seed, EVAL_STREAM), pad_to=pad_to)

@@ -422,6 +422,7 @@ def test_split_sizes_cut_a_batch_into_near_equal_consecutive_parts():
             training.split_sizes(batch, parts)
     assert training.default_batch_splits(1) == 1
     assert training.default_batch_splits(32) == min(training.intra_op_threads(), 32)
+    assert training.default_batch_splits(32, jit_compile=False) == 1
 
 
 @pytest.mark.parametrize("jit_compile", [True, False])
