@@ -362,8 +362,8 @@ class PreparedCase:
             self.optimizer = training.make_optimizer(config)
             self.optimizer.build(self.model.trainable_variables)
         self.parameters = int(self.model.count_params())
-        self.batch_splits = min(case.batch_splits or training.default_batch_splits(case.batch_size, case.jit_compile),
-                                case.batch_size)
+        self.batch_splits = min(case.batch_splits or training.default_batch_splits(case.batch_size, case.jit_compile,
+                                                                                   case.model), case.batch_size)
         self.train_step = training.make_train_step(self.model, self.optimizer, strategy, case.jit_compile,
                                                    self.batch_splits)
         sample_times, self.batches = [], []
@@ -520,6 +520,8 @@ def compute_ratios(rows, samples, cases):
 
     - ``ntm_over_lstm`` (and ``dnc_over_lstm``): same task, batch and XLA setting.
     - ``jit_speedup``: step time without XLA over step time with XLA, same model and batch.
+      These two compare cases that asked for the same ``batch_splits``: with the default 0 each runs as train.py
+      would run it, in the parts its model and XLA setting get by default.
     - ``bucket_speedup``: step time without length buckets over step time with them (the expected step time),
       same model, batch, XLA setting and memory size: how much faster training goes per sequence.
     - ``split_speedup``: step time of the whole batch in one program over step time in several parts at once,
@@ -530,6 +532,8 @@ def compute_ratios(rows, samples, cases):
     """
     labels = [case.label() for case in cases]
     by_label = dict(zip(labels, rows))
+    # Models and XLA settings are compared as train.py runs them: at the batch parts asked for (0: each its default).
+    requested = {label: {"requested_splits": case.batch_splits} for label, case in zip(labels, cases)}
     ratios = []
 
     def add(kind, numerator, denominator, description):
@@ -546,18 +550,20 @@ def compute_ratios(rows, samples, cases):
     for label, row in by_label.items():
         if row["model"] in ("ntm", "dnc"):
             for other_label, other in by_label.items():
-                if other["model"] == "lstm" and _key(other, "task", "batch_size", "jit_compile", "time_steps",
-                                                    "batch_splits") == \
-                        _key(row, "task", "batch_size", "jit_compile", "time_steps", "batch_splits"):
+                if other["model"] == "lstm" and _key({**other, **requested[other_label]}, "task", "batch_size",
+                                                    "jit_compile", "time_steps", "requested_splits") == \
+                        _key({**row, **requested[label]}, "task", "batch_size", "jit_compile", "time_steps",
+                             "requested_splits"):
                     add(f"{row['model']}_over_lstm", label, other_label,
                         f"{row['model']} / lstm step time, batch {row['batch_size']}, "
                         f"XLA {'on' if row['jit_compile'] else 'off'}")
     for label, row in by_label.items():
         if not row["jit_compile"]:
             for other_label, other in by_label.items():
-                if other["jit_compile"] and _key(other, "model", "task", "batch_size", "memory_size", "time_steps",
-                                                "batch_splits") \
-                        == _key(row, "model", "task", "batch_size", "memory_size", "time_steps", "batch_splits"):
+                if other["jit_compile"] and _key({**other, **requested[other_label]}, "model", "task", "batch_size",
+                                                "memory_size", "time_steps", "requested_splits") \
+                        == _key({**row, **requested[label]}, "model", "task", "batch_size", "memory_size",
+                                "time_steps", "requested_splits"):
                     add("jit_speedup", label, other_label,
                         f"{row['model']} XLA speed-up (off / on), batch {row['batch_size']}")
     def speedups(field, kind, noun, other_field, other_noun):

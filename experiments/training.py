@@ -188,15 +188,16 @@ def intra_op_threads():
         return os.cpu_count() or 1
 
 
-def default_batch_splits(batch_size, jit_compile=True):
+def default_batch_splits(batch_size, jit_compile=True, model="ntm"):
     """How many parts ``train.py`` computes a batch's gradient in at once by default (``--batch_splits=0``).
 
-    With XLA, one part per thread TensorFlow may use (:func:`intra_op_threads`), at most ``batch_size``. Without
-    XLA, 1: TensorFlow's own executor already spreads one step's ops over the cores, and two steps at once
-    competing for them were slower (240 against 128 ms per batch-32 NTM step, README, Performance). Also 1 when a
-    GPU is visible (there the device, not the CPU cores, does the work).
+    For the memory models (``"ntm"``, ``"dnc"``) with XLA: one part per thread TensorFlow may use
+    (:func:`intra_op_threads`), at most ``batch_size``. Otherwise 1 (README, Performance, measured at batch 32 on
+    2 cores): the LSTM baseline's large matrix products already use every core (two parts made its step 0.92x as
+    fast); without XLA, TensorFlow's own executor already spreads one step's ops over the cores (two steps at
+    once made the NTM's step about 1.5x slower); and with a GPU the device, not the CPU cores, does the work.
     """
-    if not jit_compile or tf.config.list_logical_devices("GPU"):
+    if model == "lstm" or not jit_compile or tf.config.list_logical_devices("GPU"):
         return 1
     return max(1, min(intra_op_threads(), batch_size))
 
@@ -228,7 +229,7 @@ def make_train_step(model, optimizer, strategy, jit_compile, batch_splits=1):
     program runs on one core at a time on a CPU, so a single program leaves the other cores idle: on the 2-core
     machine of the README two parts made the batch-32 NTM step about 1.4 times faster (README, Performance).
     Each part needs a thread of TensorFlow's own: with ``--threads=1`` the parts run one after another. Without
-    XLA it is slower (see :func:`default_batch_splits`).
+    XLA, and for the LSTM baseline, it is slower (see :func:`default_batch_splits`).
 
     Raises:
         ValueError: ``batch_splits`` < 1, or > 1 together with a ``tf.distribute`` strategy of several replicas.
@@ -420,7 +421,7 @@ def train(
 
     if distribution.num_replicas_in_sync > 1:
         batch_splits = batch_splits or 1
-    batch_splits = batch_splits or default_batch_splits(config.batch_size, jit_compile)
+    batch_splits = batch_splits or default_batch_splits(config.batch_size, jit_compile, config.model)
     train_step = make_train_step(model, optimizer, distribution, jit_compile, batch_splits)
     eval_step = make_eval_step(model, jit_compile)
     eval_batch = task.sample(eval_size, tasks.batch_rng(config.seed, EVAL_STREAM), pad_to=pad_to)

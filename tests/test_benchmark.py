@@ -125,3 +125,21 @@ def test_profile_sorts_every_kernel_of_a_compiled_step_into_groups(tmp_path):
     assert rows and all(ms >= 0 and calls > 0 for _, _, ms, calls, _ in rows)
     assert sum(ms for _, _, ms, _, _ in rows) == pytest.approx(sum(ms for ms, _ in groups.values()))
     assert "| stack push |" in profiling.markdown_profile("tiny", groups, rows)
+
+
+def test_models_and_xla_settings_are_compared_at_the_parts_train_py_would_use():
+    # With the default batch_splits=0 the XLA case runs in 2 parts and the one without XLA in 1 (as train.py
+    # would run them); they are still compared with each other, and not with a case that asked for 1 part.
+    cases = [benchmark.Case("ntm", jit_compile=True, batch_splits=0), benchmark.Case("ntm", jit_compile=False,
+             batch_splits=0), benchmark.Case("ntm", jit_compile=True, batch_splits=1)]
+    rows = []
+    for case, splits, ms in zip(cases, (2, 1, 1), (20.0, 100.0, 30.0)):
+        rows.append(dict(model="ntm", task="copy", batch_size=32, jit_compile=case.jit_compile, memory_size=128,
+                         max_length=20, time_steps=41, length_buckets=1, batch_splits=splits, median_ms=ms))
+    samples = {case.label(): [row["median_ms"] / 1e3] for case, row in zip(cases, rows)}
+    ratios = {(r["kind"], r["numerator"], r["denominator"]): r["ratio"]
+              for r in benchmark.compute_ratios(rows, samples, cases)}
+    assert ratios == {
+        ("jit_speedup", cases[1].label(), cases[0].label()): pytest.approx(5.0),
+        ("split_speedup", cases[2].label(), cases[0].label()): pytest.approx(1.5),
+    }

@@ -423,6 +423,8 @@ def test_split_sizes_cut_a_batch_into_near_equal_consecutive_parts():
     assert training.default_batch_splits(1) == 1
     assert training.default_batch_splits(32) == min(training.intra_op_threads(), 32)
     assert training.default_batch_splits(32, jit_compile=False) == 1
+    assert training.default_batch_splits(32, model="lstm") == 1
+    assert training.default_batch_splits(32, model="dnc") == training.default_batch_splits(32)
 
 
 @pytest.mark.parametrize("jit_compile", [True, False])
