@@ -444,8 +444,8 @@ def train(
     eval_errors = float("nan")
     started, window_start, window_steps = time.perf_counter(), time.perf_counter(), 0
     # The time left is estimated from the steps since the previous progress line, not from the start: the first
-    # steps include XLA compilations (one per length bucket).
-    progress_time, progress_step = started, step
+    # steps include XLA compilations (one per length bucket), so the first line gives none ("eta ?").
+    progress_time, progress_step = None, step
     printer(
         f"Training {config.model} on {config.task} (seed {config.seed}) in {run_dir}: "
         f"{model.count_params():,} parameters, batch {config.batch_size}"
@@ -494,8 +494,9 @@ def train(
             now = time.perf_counter()
             seconds = now - started
             rate = (step - resumed_from) * config.batch_size / max(seconds, 1e-9)
-            seconds_per_step = (now - progress_time) / max(step - progress_step, 1)
-            remaining = (steps - step) * seconds_per_step
+            remaining = float("nan")  # on the first line: see progress_time above
+            if progress_time is not None:
+                remaining = (steps - step) * (now - progress_time) / max(step - progress_step, 1)
             progress_time, progress_step = now, step
             printer(
                 f"step {step:>6}/{steps}  loss {loss:8.4f}  bit errors/seq train {errors:7.3f}  "

@@ -453,3 +453,12 @@ def test_batch_computed_in_parts_updates_the_weights_as_the_whole_batch_does(jit
     assert np.isfinite(float(steps[1](*one)[0]))
     with pytest.raises(ValueError, match="batch_splits"):
         training.make_train_step(models[0], training.make_optimizer(config), tf.distribute.get_strategy(), False, 0)
+
+
+def test_progress_lines_estimate_the_time_left_from_the_second_line_on(tmp_path):
+    lines = []
+    train(tiny_config(steps=6), tmp_path, eval_every=2, printer=lines.append)
+    progress = [line for line in lines if line.startswith("step")]
+    assert len(progress) == 3
+    assert progress[0].endswith("eta ?")  # the first steps include compiling: no estimate from them
+    assert "eta ?" not in progress[1] and progress[2].endswith("eta 0m00s")
