@@ -271,14 +271,12 @@ def machine_info():
     import keras
     import tensorflow as tf
 
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
+    from experiments import training
+
     return {
         "cpu_model": _cpu_model(),
         "logical_cores": os.cpu_count(),
-        "usable_cores": usable,
+        "usable_cores": training.usable_cores(),
         "memory_gb": _meminfo_gb(),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "load_average": [round(x, 2) for x in os.getloadavg()],
@@ -533,7 +531,7 @@ def compute_ratios(rows, samples, cases):
     labels = [case.label() for case in cases]
     by_label = dict(zip(labels, rows))
     # Models and XLA settings are compared as train.py runs them: at the batch parts asked for (0: each its default).
-    requested = {label: {"requested_splits": case.batch_splits} for label, case in zip(labels, cases)}
+    requested = {label: case.batch_splits for label, case in zip(labels, cases)}
     ratios = []
 
     def add(kind, numerator, denominator, description):
@@ -550,20 +548,18 @@ def compute_ratios(rows, samples, cases):
     for label, row in by_label.items():
         if row["model"] in ("ntm", "dnc"):
             for other_label, other in by_label.items():
-                if other["model"] == "lstm" and _key({**other, **requested[other_label]}, "task", "batch_size",
-                                                    "jit_compile", "time_steps", "requested_splits") == \
-                        _key({**row, **requested[label]}, "task", "batch_size", "jit_compile", "time_steps",
-                             "requested_splits"):
+                if other["model"] == "lstm" and requested[other_label] == requested[label] and \
+                        _key(other, "task", "batch_size", "jit_compile", "time_steps") == \
+                        _key(row, "task", "batch_size", "jit_compile", "time_steps"):
                     add(f"{row['model']}_over_lstm", label, other_label,
                         f"{row['model']} / lstm step time, batch {row['batch_size']}, "
                         f"XLA {'on' if row['jit_compile'] else 'off'}")
     for label, row in by_label.items():
         if not row["jit_compile"]:
             for other_label, other in by_label.items():
-                if other["jit_compile"] and _key({**other, **requested[other_label]}, "model", "task", "batch_size",
-                                                "memory_size", "time_steps", "requested_splits") \
-                        == _key({**row, **requested[label]}, "model", "task", "batch_size", "memory_size",
-                                "time_steps", "requested_splits"):
+                if other["jit_compile"] and requested[other_label] == requested[label] and \
+                        _key(other, "model", "task", "batch_size", "memory_size", "time_steps") == \
+                        _key(row, "model", "task", "batch_size", "memory_size", "time_steps"):
                     add("jit_speedup", label, other_label,
                         f"{row['model']} XLA speed-up (off / on), batch {row['batch_size']}")
     def speedups(field, kind, noun, other_field, other_noun):

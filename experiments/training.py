@@ -177,15 +177,17 @@ def call_with_weights_read_once(model, inputs, training=True):
     return outputs
 
 
-def intra_op_threads():
-    """The threads TensorFlow runs each op (and each XLA program) with: the configured number, else one per core."""
-    configured = tf.config.threading.get_intra_op_parallelism_threads()
-    if configured:
-        return configured
+def usable_cores():
+    """The CPU cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def intra_op_threads():
+    """The threads TensorFlow runs each op (and each XLA program) with: the configured number, else one per core."""
+    return tf.config.threading.get_intra_op_parallelism_threads() or usable_cores()
 
 
 def default_batch_splits(batch_size, jit_compile=True, model="ntm"):
