@@ -413,6 +413,26 @@ def test_weights_read_once_refuses_a_model_that_assigns_variables():
         training.call_with_weights_read_once(net, np.ones((2, 3), np.float32))
 
 
+def test_call_by_signature_gives_the_functions_results_and_traces_each_signature_once():
+    traces = []
+
+    @tf.function(reduce_retracing=True)
+    def weighted_sum(x, scale, parts):
+        traces.append(scale)
+        return tf.reduce_sum(x) * scale + tf.add_n([tf.reduce_sum(p) for p in parts])
+
+    call = training.call_by_signature(weighted_sum)
+    x, y = tf.ones([2, 3]), tf.fill([2, 5], 2.0)
+    assert float(call(x, 2, [x, y])) == float(weighted_sum(x, 2, [x, y])) == 6 * 2 + 6 + 20
+    traced = len(traces)
+    assert float(call(2 * x, 2, [x, y])) == 12 * 2 + 6 + 20  # same signature, new values: no new trace
+    assert len(traces) == traced
+    assert float(call(x, 3, [x, y])) == 6 * 3 + 6 + 20  # a Python argument is part of the signature
+    assert float(call(y, 2, [y])) == 20 * 2 + 20  # new shapes and structure
+    assert float(call(x, 2, [x, y])) == 6 * 2 + 6 + 20
+    assert traces.count(3) == 1
+
+
 def test_split_sizes_cut_a_batch_into_near_equal_consecutive_parts():
     assert training.split_sizes(32, 2) == [16, 16]
     assert training.split_sizes(10, 3) == [4, 3, 3]
