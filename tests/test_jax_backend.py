@@ -14,6 +14,15 @@ import pytest
 
 TESTS = Path(__file__).parent
 BACKEND_AGNOSTIC_MODULES = ["test_ntm_cell.py"]
+#: Tests of those modules not run again under JAX: they check Keras bookkeeping (configs, which weights are
+#: trainable, the layout of the state list) rather than numerics of the cell's operations, and took 42 of the
+#: child's ~200 s on the 2-core CI machine.
+NOT_AGAIN_UNDER_JAX = [
+    "test_get_config_from_config_round_trip",
+    "test_frozen_memory_inits_get_no_update",
+    "test_matrix_memory_state_gives_the_numbers_of_the_flat_one",
+    "test_matrix_memory_state_cell_keeps_a_flat_initial_state_flat",
+]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
@@ -21,7 +30,8 @@ def test_core_cell_tests_pass_under_jax():
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     modules = [str(TESTS / name) for name in BACKEND_AGNOSTIC_MODULES]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *modules],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *modules,
+         "-k", " and ".join(f"not {name}" for name in NOT_AGAIN_UNDER_JAX)],
         env=env,
         capture_output=True,
         text=True,
