@@ -291,13 +291,42 @@ def machine_info():
     }
 
 
+def cpu_times(stat_text=None):
+    """The machine's CPU time counters: ``{"total", "steal"}`` clock ticks since boot, summed over its CPUs.
+
+    Read from the ``cpu`` line of ``/proc/stat`` (or ``stat_text``): user, nice, system, idle, iowait, irq, softirq
+    and steal time. "Steal" is time a virtual CPU was ready to run but its host ran something else; on a shared
+    virtual machine it slows every step without showing in the load average. ``None`` where there is no such file
+    (not Linux).
+    """
+    try:
+        text = Path("/proc/stat").read_text() if stat_text is None else stat_text
+    except OSError:
+        return None
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu":
+            ticks = [int(x) for x in fields[1:9]] + [0] * (9 - len(fields))  # older kernels: no steal column
+            return {"total": sum(ticks), "steal": ticks[7]}
+    return None
+
+
+def steal_percent(start, end):
+    """Percent of the CPU time between two :func:`cpu_times` readings that was stolen by the host, or ``None``."""
+    if not start or not end or end["total"] <= start["total"]:
+        return None
+    return round(100.0 * (end["steal"] - start["steal"]) / (end["total"] - start["total"]), 1)
+
+
 def describe_machine(info):
     gpus = ", ".join(info["gpus"]) or "no GPU"
     return (f"{info['cpu_model']}, {info['usable_cores']} usable of {info['logical_cores']} logical cores, "
             f"{info['memory_gb']} GB RAM, {gpus}; TensorFlow {info['tensorflow']}, Keras {info['keras']} "
             f"(backend {info['backend']}), Python {info['python']}; TensorFlow threads {info['intra_op_threads']}; "
             f"load average at start "
-            f"{' / '.join(str(x) for x in info['load_average'])}")
+            f"{' / '.join(str(x) for x in info['load_average'])}"
+            + (f"; CPU time stolen by the host during the run {info['cpu_steal_percent']}%"
+               if info.get("cpu_steal_percent") is not None else ""))
 
 
 # ---------------------------------------------------------------------------------------------------- memory
@@ -673,9 +702,11 @@ def benchmark(cases, output_dir="benchmarks", name="benchmark", steps=30, warmup
     configure_threads(intra_op_threads)
     machine = machine_info()
     printer(describe_machine(machine))
+    started = cpu_times()
     rows, samples = run_benchmark(cases, steps=steps, warmup=warmup, seed=seed, isolate_memory=isolate_memory,
                                   intra_op_threads=intra_op_threads, printer=printer)
     machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    machine["cpu_steal_percent"] = steal_percent(started, cpu_times())
     ratios = compute_ratios(rows, samples, cases)
     markdown = markdown_report(rows, ratios, machine, command, steps, warmup)
     settings = {"steps": steps, "warmup": warmup, "seed": seed, "isolate_memory": isolate_memory,

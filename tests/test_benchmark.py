@@ -49,7 +49,22 @@ def test_benchmark_script_writes_table_csv_and_json(tmp_path):
     assert len(report["results"]) == 1 and set(report["results"][0]) == set(benchmark.COLUMNS)
     for key in ("cpu_model", "logical_cores", "tensorflow", "keras", "backend"):
         assert report["machine"][key], key
+    if benchmark.cpu_times() is not None:  # Linux: the share of CPU time the host took during the run
+        assert 0 <= report["machine"]["cpu_steal_percent"] <= 100
+        assert f"stolen by the host during the run {report['machine']['cpu_steal_percent']}%" in markdown
     assert report["command"].startswith("python scripts/benchmark.py")
+
+
+def test_cpu_steal_is_the_stolen_share_of_the_cpu_time_between_two_readings():
+    # /proc/stat's cpu line: user nice system idle iowait irq softirq steal guest guest_nice (clock ticks).
+    start = benchmark.cpu_times("cpu  100 0 50 800 10 0 0 40 0 0\ncpu0 50 0 25 400 5 0 0 20 0 0\n")
+    end = benchmark.cpu_times("cpu  160 0 70 860 10 0 0 100 7 0\ncpu0 80 0 35 430 5 0 0 50 3 0\n")
+    assert start == {"total": 1000, "steal": 40} and end == {"total": 1200, "steal": 100}  # guest is in user
+    assert benchmark.steal_percent(start, end) == 30.0
+    assert benchmark.cpu_times("cpu  1 2 3 4\n") == {"total": 10, "steal": 0}  # kernels without a steal column
+    assert benchmark.steal_percent(None, end) is None and benchmark.steal_percent(end, end) is None
+    machine = dict(benchmark.machine_info(), cpu_steal_percent=30.0)
+    assert benchmark.describe_machine(machine).endswith("CPU time stolen by the host during the run 30.0%")
 
 
 def test_make_cases_and_flags():
