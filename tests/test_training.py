@@ -431,6 +431,11 @@ def test_call_by_signature_gives_the_functions_results_and_traces_each_signature
     assert float(call(y, 2, [y])) == 20 * 2 + 20  # new shapes and structure
     assert float(call(x, 2, [x, y])) == 6 * 2 + 6 + 20
     assert traces.count(3) == 1
+    # The same tensors nested otherwise are another signature (one flat key for both made the second call fail).
+    nested = training.call_by_signature(tf.function(lambda a, b: tf.reduce_sum(tf.nest.flatten(a)[0]) * 10
+                                                    + tf.reduce_sum(tf.nest.flatten(b)[-1])))
+    assert float(nested(x, [x, y])) == 6 * 10 + 20
+    assert float(nested([x, x], y)) == 6 * 10 + 20
 
 
 def test_split_sizes_cut_a_batch_into_near_equal_consecutive_parts():
