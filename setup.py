@@ -21,7 +21,8 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        "test": ["pytest"],
+        # pytest-xdist: the tests run in two processes (pytest.ini), one per core of the 2-core CI machine.
+        "test": ["pytest", "pytest-xdist"],
         "jax": ["jax"],
     },
 )

@@ -41,7 +41,7 @@ def test_core_cell_tests_pass_under_jax():
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     node_ids = [f"{TESTS / 'test_ntm_cell.py'}::{name}" for name in UNDER_JAX]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *node_ids],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n0", *node_ids],  # -n0: in one process
         env=env,
         capture_output=True,
         text=True,
