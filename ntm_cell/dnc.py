@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from ntm_cell import addressing, dnc_addressing
-from ntm_cell.memory_cell import MemoryCell, clip, split_heads
+from ntm_cell.memory_cell import MEMORY_DTYPE, MemoryCell, clip, split_heads
 
 
 def oneplus(x):
@@ -194,7 +194,7 @@ class DNCCell(MemoryCell):
         """
         m = self.memory_width
         per_read, per_write = split_heads(
-            clip(self.interface_layer(h), self.clip_value),
+            clip(ops.cast(self.interface_layer(h), MEMORY_DTYPE), self.clip_value),
             [(self.read_heads, self._read_params), (self.write_heads, self._write_params)],
         )
         return {
@@ -227,6 +227,8 @@ class DNCCell(MemoryCell):
             inputs, state["read_vectors"], state["controller"], training
         )
         interface = self._interface(h)
+        for name in ("memory", "usage", "link", "precedence", "read_weights", "write_weights"):
+            state[name] = ops.cast(state[name], MEMORY_DTYPE)
 
         # Dynamic memory allocation, then writing.
         retention = dnc_addressing.retention(interface["free_gates"], state["read_weights"])
@@ -257,14 +259,16 @@ class DNCCell(MemoryCell):
         read_vectors = addressing.read(memory, read_weights)
 
         output, flat_reads = self._cell_output(h, read_vectors)
-        new_states = [output] + controller_state + [
+        memory_state = [
             ops.reshape(memory, (-1, m * n)),
             usage,
             ops.reshape(link, (-1, w * n * n)),
             ops.reshape(precedence, (-1, w * n)),
             ops.reshape(read_weights, (-1, r * n)),
             ops.reshape(write_weights, (-1, w * n)),
-            flat_reads,
+        ]
+        new_states = [output] + controller_state + [ops.cast(x, self.compute_dtype) for x in memory_state] + [
+            flat_reads
         ]
         details = {
             "read_weights": read_weights,

@@ -17,6 +17,12 @@ state (``h`` and ``c`` of each LSTM layer, bottom layer first, nothing for the d
 controller); the subclass's
 memory state follows (:meth:`MemoryCell._flat_state_size`, :meth:`MemoryCell._split_state`).
 
+Mixed precision (a ``dtype`` policy such as ``"mixed_float16"``): the controller, interface and output layers
+compute in the policy's compute dtype, and the states are carried in it, as Keras' own cells do; the memory
+side (the interface values after the interface layer, addressing, reading, writing) computes in float32
+(:data:`MEMORY_DTYPE`): its ``1e-8`` guards under square roots and logarithms are 0 in float16, and its
+softmaxes over memory rows lose their small weights.
+
 A subclass calls ``super().__init__`` with the shared arguments, checks its own, then
 calls :meth:`MemoryCell._add_sublayers` with its interface width and sets
 ``self.state_size``; it implements ``get_initial_state``, ``unpack_state`` and
@@ -39,6 +45,8 @@ from ntm_cell.initial_state import (
 )
 
 CONTROLLERS = ("lstm", "dense")
+#: The dtype of the memory side of the step under every dtype policy (see the module docstring).
+MEMORY_DTYPE = "float32"
 
 
 def clip(x, clip_value):
@@ -64,11 +72,11 @@ def split_heads(interface, groups):
     return blocks
 
 
-def make_controller(controller, units, name="controller"):
-    """One controller layer: an ``LSTMCell`` (forget bias 1) or a tanh ``Dense`` layer."""
+def make_controller(controller, units, name="controller", dtype=None):
+    """One controller layer: an ``LSTMCell`` (forget bias 1) or a tanh ``Dense`` layer, under dtype policy ``dtype``."""
     if controller == "lstm":
-        return keras.layers.LSTMCell(units, unit_forget_bias=True, name=name)
-    return keras.layers.Dense(units, activation="tanh", name=name)
+        return keras.layers.LSTMCell(units, unit_forget_bias=True, name=name, dtype=dtype)
+    return keras.layers.Dense(units, activation="tanh", name=name, dtype=dtype)
 
 
 class MemoryCell(keras.layers.Layer):
@@ -125,15 +133,16 @@ class MemoryCell(keras.layers.Layer):
         (the ``controller_layers - 1`` above it), ``interface_layer`` (``interface_size`` wide) and
         ``output_layer`` (``None`` without ``output_units``), in that order: the order of
         ``weights`` (and so of ``get_weights()``) follows it."""
-        self.controller_layer = make_controller(self.controller, self.controller_units)
+        policy = self.dtype_policy  # the sublayers compute in the cell's dtype policy
+        self.controller_layer = make_controller(self.controller, self.controller_units, dtype=policy)
         # One attribute per layer, not a list: TensorFlow checkpoints track layers held in attributes, and a
         # list held by a Keras layer is not followed by tf.train.Checkpoint.
         for layer in range(1, self.controller_layers):
             setattr(self, f"controller_layer_{layer}",
-                    make_controller(self.controller, self.controller_units, name=f"controller_{layer}"))
-        self.interface_layer = keras.layers.Dense(interface_size, name="interface")
+                    make_controller(self.controller, self.controller_units, name=f"controller_{layer}", dtype=policy))
+        self.interface_layer = keras.layers.Dense(interface_size, name="interface", dtype=policy)
         self.output_layer = (
-            keras.layers.Dense(self.output_units, name="output_projection")
+            keras.layers.Dense(self.output_units, name="output_projection", dtype=policy)
             if self.output_units is not None
             else None
         )
@@ -239,8 +248,9 @@ class MemoryCell(keras.layers.Layer):
 
     def _cell_output(self, h, read_vectors):
         """``(output [B, output_size], flat_reads [B, R * M])`` from ``h`` ``[B, C]`` and
-        ``read_vectors`` ``[B, R, M]``: ``[h ; r]``, projected and clipped with ``output_units``."""
-        flat_reads = ops.reshape(read_vectors, (-1, self._reads_size))
+        ``read_vectors`` ``[B, R, M]``: ``[h ; r]``, projected and clipped with ``output_units``, in the compute
+        dtype."""
+        flat_reads = ops.cast(ops.reshape(read_vectors, (-1, self._reads_size)), self.compute_dtype)
         output = ops.concatenate([h, flat_reads], axis=-1)
         if self.output_layer is not None:
             output = clip(self.output_layer(output), self.clip_value)

@@ -7,7 +7,7 @@ from keras import ops
 from ntm_cell import addressing
 from ntm_cell.initial_state import check_choice, check_int, tile_batch
 # CONTROLLERS and clip lived here first; they stay importable from ntm_cell.ntm.
-from ntm_cell.memory_cell import CONTROLLERS, MemoryCell, clip, split_heads  # noqa: F401
+from ntm_cell.memory_cell import CONTROLLERS, MEMORY_DTYPE, MemoryCell, clip, split_heads  # noqa: F401
 
 
 INITIAL_WEIGHTINGS = ("focused", "uniform")
@@ -218,12 +218,12 @@ class NTMCell(MemoryCell):
 
     # ------------------------------------------------------------------ step
     def _head_interface(self, h):
-        """Controller output ``[B, C]`` -> dict of activated head parameters."""
+        """Controller output ``[B, C]`` -> dict of activated head parameters (float32)."""
         heads = self.read_heads + self.write_heads
         width = self.memory_width
         num_shifts = 2 * self.shift_range + 1
         per_head, per_write = split_heads(
-            clip(self.interface_layer(h), self.clip_value),
+            clip(ops.cast(self.interface_layer(h), MEMORY_DTYPE), self.clip_value),
             [(heads, self._head_params), (self.write_heads, 2 * width)],
         )
         return {
@@ -248,10 +248,10 @@ class NTMCell(MemoryCell):
             inputs, state["read_vectors"], state["controller"], training
         )
         head = self._head_interface(h)
-        memory = state["memory"]
+        memory = ops.cast(state["memory"], MEMORY_DTYPE)
         weights = addressing.address(
             memory,
-            state["weights"],
+            ops.cast(state["weights"], MEMORY_DTYPE),
             head["keys"],
             head["strengths"],
             head["gates"],
@@ -267,7 +267,8 @@ class NTMCell(MemoryCell):
         # Each memory state keeps the shape it came in: [B, M * N] etc. ("flat") or [B, M, N] etc. ("matrix").
         _, _, previous = self._split_state(states)
         new_states = [output] + controller_state + [
-            ops.reshape(x, (-1,) + tuple(p.shape[1:])) for x, p in zip((new_memory, read_vectors, weights), previous)
+            ops.cast(ops.reshape(x, (-1,) + tuple(p.shape[1:])), self.compute_dtype)
+            for x, p in zip((new_memory, read_vectors, weights), previous)
         ]
         details = {
             "read_weights": read_weights,

@@ -86,3 +86,36 @@ def assert_return_state_matches_trace(cell, x, state_names):
     np.testing.assert_allclose(np_(final["output"]), trace["outputs"][:, -1], atol=1e-5)
     for name in state_names:
         np.testing.assert_allclose(np_(final[name]), trace[name][:, -1], atol=1e-5, err_msg=name)
+
+
+def assert_mixed_precision_matches_float32(make_cell, x, path, memory_details=("read_weights", "memory")):
+    """A cell under ``"mixed_float16"`` computes its layers and carries its states in float16, its memory side in
+    float32, gives the float32 cell's outputs to float16 rounding, and round-trips through ``.keras``.
+
+    Args:
+        make_cell: ``dtype -> cell``, the same configuration for every dtype policy.
+        x: ``[B, T, INPUT_SIZE]`` sequences.
+        path: a ``.keras`` file path to save to.
+        memory_details: keys of ``cell.trace`` that the memory side computes.
+    """
+    models = {}
+    for policy in ("float32", "mixed_float16"):
+        cell = make_cell(policy)
+        inputs = keras.Input((None, INPUT_SIZE))
+        outputs = keras.layers.RNN(cell, return_sequences=True, return_state=True, dtype=policy)(inputs)
+        models[policy] = keras.Model(inputs, outputs)
+    models["mixed_float16"].set_weights(models["float32"].get_weights())
+    mixed = models["mixed_float16"]
+    cell = mixed.layers[-1].cell
+    assert cell.compute_dtype == "float16" and cell.interface_layer.compute_dtype == "float16"
+    assert all(w.dtype == "float32" for w in mixed.weights)
+    sequence, *states = mixed(x)
+    assert ops.dtype(sequence) == "float16" and all(ops.dtype(s) == "float16" for s in states)
+    trace = cell.trace(x)
+    assert all(trace[name].dtype == np.float32 for name in memory_details), {k: v.dtype for k, v in trace.items()}
+    expected = np_(models["float32"](x)[0])
+    np.testing.assert_allclose(np_(sequence).astype("float32"), expected, atol=5e-3)
+    mixed.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.layers[-1].cell.dtype_policy.name == "mixed_float16"
+    np.testing.assert_array_equal(np_(loaded(x)[0]), np_(sequence))

@@ -134,6 +134,13 @@ def test_keras_save_and_load_without_custom_objects(tmp_path, memory_init):
     np.testing.assert_array_equal(np_(loaded(x)), expected)
 
 
+def test_mixed_float16_computes_layers_in_16_bits_and_the_memory_in_float32(tmp_path):
+    helpers.assert_mixed_precision_matches_float32(
+        lambda dtype: small_cell(dtype=dtype), sequences(), tmp_path / "d.keras",
+        memory_details=("read_weights", "usage", "memory"),
+    )
+
+
 def test_get_config_from_config_round_trip():
     cell = DNCCell(
         controller_units=12,

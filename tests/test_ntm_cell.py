@@ -178,6 +178,12 @@ def test_keras_save_and_load_without_custom_objects(tmp_path, options):
     assert loaded.get_layer("ntm").cell.get_config() == model.get_layer("ntm").cell.get_config()
 
 
+def test_mixed_float16_computes_layers_in_16_bits_and_the_memory_in_float32(tmp_path):
+    helpers.assert_mixed_precision_matches_float32(
+        lambda dtype: small_cell(read_heads=2, write_heads=2, dtype=dtype), sequences(), tmp_path / "m.keras"
+    )
+
+
 def test_initial_weighting_starts_focused_on_row_zero_or_uniform():
     focused = small_cell(read_heads=2, write_heads=1)
     sequence_model(focused)
