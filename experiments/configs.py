@@ -29,6 +29,8 @@ CURRICULA = ("none", "adaptive")
 #: ``"adam"``: Adam (the 2018 recipe); ``"rmsprop"``: Graves' RMSProp (see the module docstring).
 OPTIMIZERS = ("adam", "rmsprop")
 STRATEGIES = ("default", "mirrored")
+#: Keras dtype policies a run can compute in (see ``ExperimentConfig.precision``).
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclasses.dataclass
@@ -62,6 +64,11 @@ class ExperimentConfig:
             spent on padding are saved, at the cost of one XLA compilation per group. 1 turns it off. With the
             default 5, four copy seeds converged in a median 40,000 sequences instead of 73,600 without it, and a
             batch-32 copy step takes 0.65 of the time (README, Performance).
+        precision: the Keras dtype policy of the model, one of ``PRECISIONS``. ``"float32"`` (default) everywhere;
+            ``"mixed_float16"`` (for GPUs with float16 units) and ``"mixed_bfloat16"`` compute the controller,
+            interface and output layers and carry the states in 16 bits, with float32 weights, float32 memory
+            addressing (``ntm_cell.memory_cell``) and float32 logits; ``"mixed_float16"`` also scales the loss
+            (``keras.optimizers.LossScaleOptimizer``) so that small gradients do not round to zero in float16.
     """
 
     task: str
@@ -78,6 +85,11 @@ class ExperimentConfig:
     converged_learning_rate_factor: float = 0.1
     converged_learning_rate_half_life: int = 2000
     length_buckets: int = 5
+    precision: str = "float32"
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -404,7 +404,7 @@ def _restore_checkpoint(config, task, checkpoint_dir):
         raise FileNotFoundError(f"{checkpoint_dir} holds no checkpoint")
     from experiments.training import make_optimizer
 
-    model = build_model(config.model, task.input_size, task.output_size, **config.model_kwargs)
+    model = build_model(config.model, task.input_size, task.output_size, config.precision, **config.model_kwargs)
     # With the optimizer, as train() saved it: the optimizer's list of trainable variables reaches every weight.
     optimizer = make_optimizer(config)
     optimizer.build(model.trainable_variables)

@@ -8,49 +8,64 @@ from ntm_cell import NTMCell
 RECURRENT_LAYER = "memory"
 
 
-def build_ntm(input_size, output_size, **cell_kwargs):
-    """An NTM whose cell projects ``[h ; r]`` to ``output_size`` logits.
+def build_ntm(input_size, output_size, dtype="float32", **cell_kwargs):
+    """An NTM whose cell projects ``[h ; r]`` to ``output_size`` logits, under dtype policy ``dtype``.
 
     The memory is carried as a ``[B, M, N]`` matrix (``memory_state_shape="matrix"``, faster under XLA on a
     CPU) unless ``cell_kwargs`` say otherwise: these models never return the RNN's final state.
     """
     cell_kwargs.setdefault("memory_state_shape", "matrix")
-    cell = NTMCell(output_units=output_size, **cell_kwargs)
-    return _sequence_model(input_size, keras.layers.RNN(cell, return_sequences=True, name=RECURRENT_LAYER), "ntm")
+    cell = NTMCell(output_units=output_size, dtype=dtype, **cell_kwargs)
+    recurrent = keras.layers.RNN(cell, return_sequences=True, name=RECURRENT_LAYER, dtype=dtype)
+    return _sequence_model(input_size, recurrent, "ntm", dtype)
 
 
-def build_dnc(input_size, output_size, **cell_kwargs):
-    """A DNC whose cell projects ``[h ; r]`` to ``output_size`` logits."""
+def build_dnc(input_size, output_size, dtype="float32", **cell_kwargs):
+    """A DNC whose cell projects ``[h ; r]`` to ``output_size`` logits, under dtype policy ``dtype``."""
     from ntm_cell import DNCCell  # the DNC lives in its own module; import it only when asked for
 
-    cell = DNCCell(output_units=output_size, **cell_kwargs)
-    return _sequence_model(input_size, keras.layers.RNN(cell, return_sequences=True, name=RECURRENT_LAYER), "dnc")
+    cell = DNCCell(output_units=output_size, dtype=dtype, **cell_kwargs)
+    recurrent = keras.layers.RNN(cell, return_sequences=True, name=RECURRENT_LAYER, dtype=dtype)
+    return _sequence_model(input_size, recurrent, "dnc", dtype)
 
 
-def build_lstm(input_size, output_size, units=256, layers=3):
-    """The papers' LSTM baseline: ``layers`` stacked LSTMs of ``units`` and a linear output layer."""
+def build_lstm(input_size, output_size, units=256, layers=3, dtype="float32"):
+    """The papers' LSTM baseline: ``layers`` stacked LSTMs of ``units`` and a linear output layer, under dtype
+    policy ``dtype``."""
     inputs = keras.Input((None, input_size), name="inputs")
     x = inputs
     for i in range(layers):
-        x = keras.layers.LSTM(units, return_sequences=True, name=f"lstm_{i}")(x)
-    logits = keras.layers.Dense(output_size, name="logits")(x)
-    return keras.Model(inputs, logits, name="lstm")
+        x = keras.layers.LSTM(units, return_sequences=True, name=f"lstm_{i}", dtype=dtype)(x)
+    logits = keras.layers.Dense(output_size, name="logits", dtype=dtype)(x)
+    return keras.Model(inputs, _float32_logits(logits, dtype), name="lstm")
 
 
-def _sequence_model(input_size, recurrent_layer, name):
+def _float32_logits(logits, dtype):
+    """``logits`` as float32: under a mixed policy a layer that casts them, so that the loss is computed in float32
+    (nothing under ``"float32"``, so that float32 models keep the layers they were saved with)."""
+    if dtype == "float32":
+        return logits
+    return keras.layers.Activation("linear", dtype="float32", name="float32_logits")(logits)
+
+
+def _sequence_model(input_size, recurrent_layer, name, dtype):
     inputs = keras.Input((None, input_size), name="inputs")
-    return keras.Model(inputs, recurrent_layer(inputs), name=name)
+    return keras.Model(inputs, _float32_logits(recurrent_layer(inputs), dtype), name=name)
 
 
 BUILDERS = {"ntm": build_ntm, "lstm": build_lstm, "dnc": build_dnc}
 
 
-def build_model(model, input_size, output_size, **model_kwargs):
+def build_model(model, input_size, output_size, precision="float32", **model_kwargs):
     """Build ``model`` (``"ntm"``, ``"lstm"`` or ``"dnc"``) for a task's input and output sizes.
+
+    Args:
+        precision: the Keras dtype policy of its layers (``experiments.configs.PRECISIONS``); the logits are
+            float32 under every policy.
 
     Returns:
         a ``keras.Model`` from ``[B, T, input_size]`` to logits ``[B, T, output_size]``.
     """
     if model not in BUILDERS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(BUILDERS)}")
-    return BUILDERS[model](input_size, output_size, **model_kwargs)
+    return BUILDERS[model](input_size, output_size, dtype=precision, **model_kwargs)

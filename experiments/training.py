@@ -122,17 +122,34 @@ def make_optimizer(config):
     ``"rmsprop"`` is Graves' variant (Graves 2013, eqs. 38-41), which Keras' centred RMSprop computes exactly:
     decay 0.95, momentum 0.9 and epsilon 1e-4 inside the square root.
 
+    With ``config.precision == "mixed_float16"`` it is wrapped in ``keras.optimizers.LossScaleOptimizer``: the
+    training step multiplies the loss by its ``scale_loss`` so that small float16 gradients do not round to zero,
+    and the wrapper divides the gradients by the scale again, skips an update whose gradients overflowed and
+    adapts the scale.
+
     Raises:
         ValueError: unknown optimizer name.
     """
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clip_norm)
-    if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(
+        optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clip_norm)
+    elif config.optimizer == "rmsprop":
+        optimizer = keras.optimizers.RMSprop(
             config.learning_rate, rho=0.95, momentum=0.9, epsilon=1e-4, centered=True,
             global_clipnorm=config.clip_norm,
         )
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    else:
+        raise ValueError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if config.precision == "mixed_float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def loss_scale(optimizer):
+    """The factor ``optimizer`` multiplies the loss by before differentiating: its dynamic scale for a
+    ``keras.optimizers.LossScaleOptimizer`` (a variable), else 1."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.dynamic_scale
+    return 1.0
 
 
 def learning_rate_at(config, step, converged_at):
@@ -274,10 +291,11 @@ def make_train_step(model, optimizer, strategy, jit_compile, batch_splits=1):
         raise ValueError("batch_splits > 1 needs the default strategy, not one with several replicas")
 
     def loss_and_gradients(inputs, targets, mask):
+        # The gradients are of the loss times loss_scale(optimizer) (1 but under mixed_float16).
         with tf.GradientTape() as tape:
             logits = call_with_weights_read_once(model, inputs)
             loss = masked_sigmoid_cross_entropy(targets, logits, mask)
-            scaled = loss / replicas
+            scaled = loss * loss_scale(optimizer) / replicas
         gradients = tape.gradient(scaled, variables)
         errors = bit_errors_per_sequence(targets, logits, mask)
         return loss, errors, gradients
@@ -287,7 +305,7 @@ def make_train_step(model, optimizer, strategy, jit_compile, batch_splits=1):
         return loss, errors, apply_gradients(gradients)
 
     def apply_gradients(gradients):
-        norm = tf.linalg.global_norm(gradients) * replicas
+        norm = tf.linalg.global_norm(gradients) * replicas / loss_scale(optimizer)
         optimizer.apply_gradients(zip(gradients, variables))
         return norm
 
@@ -435,7 +453,8 @@ def train(
     pad_to = task.max_time()  # fixed shapes: one XLA compilation for the whole run (one per length bucket)
 
     with distribution.scope():
-        model = build_model(config.model, task.input_size, task.output_size, **config.model_kwargs)
+        model = build_model(config.model, task.input_size, task.output_size, config.precision,
+                            **config.model_kwargs)
         optimizer = make_optimizer(config)
         optimizer.build(model.trainable_variables)
         step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")

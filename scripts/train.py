@@ -38,6 +38,9 @@ flags.DEFINE_integer("length_buckets", None, "Draw each batch from one of this m
                      "(item counts for associative_recall) and pad it to its group's longest, not the task's: "
                      "the same length distribution, fewer padded steps, one XLA compilation per group "
                      "(default 5; 1 pads every batch to the task's longest).", lower_bound=1)
+flags.DEFINE_enum("precision", None, configs.PRECISIONS, "Keras dtype policy (default float32). mixed_float16 (for "
+                  "GPUs) and mixed_bfloat16 compute the controller and output layers in 16 bits; the memory "
+                  "addressing, the weights and the loss stay float32; mixed_float16 scales the loss.")
 flags.DEFINE_string("logdir", "logs", "Root of the run directories.")
 flags.DEFINE_integer("eval_every", 100, "Steps between held-out evaluations and progress lines.", lower_bound=1)
 flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.", lower_bound=1)
@@ -63,7 +66,7 @@ def config_from_flags():
     """The paper configuration for --task/--model with the flags that were given applied on top."""
     config = configs.default_config(FLAGS.task, FLAGS.model)
     for name in ("steps", "batch_size", "learning_rate", "optimizer", "clip_norm", "curriculum",
-                 "converged_learning_rate_factor", "converged_learning_rate_half_life", "length_buckets"):
+                 "converged_learning_rate_factor", "converged_learning_rate_half_life", "length_buckets", "precision"):
         if FLAGS[name].value is not None:
             setattr(config, name, FLAGS[name].value)
     config.seed = FLAGS.seed
