@@ -75,6 +75,7 @@ COLUMNS = (
     "max_length",
     "length_buckets",
     "batch_splits",
+    "precision",
     "time_steps",
     "parameters",
     "compile_s",
@@ -98,6 +99,7 @@ TABLE_COLUMNS = (
     ("memory_size", "N"),
     ("length_buckets", "buckets"),
     ("batch_splits", "parts"),
+    ("precision", "precision"),  # only when a row is not float32
     ("time_steps", "T"),
     ("parameters", "params"),
     ("compile_s", "compile s"),
@@ -125,6 +127,7 @@ class Case:
         length_buckets: batches drawn and padded per length bucket, as train.py ``--length_buckets`` (1: off).
         batch_splits: parts each batch's gradient is computed in at once, as train.py ``--batch_splits`` (0: one
             per TensorFlow thread, train.py's default; 1: the whole batch in one program).
+        precision: the Keras dtype policy, as train.py ``--precision``.
     """
 
     model: str
@@ -135,6 +138,7 @@ class Case:
     task_overrides: dict = dataclasses.field(default_factory=dict)
     length_buckets: int = 1
     batch_splits: int = 1
+    precision: str = "float32"
 
     def config(self):
         """The :class:`~experiments.configs.ExperimentConfig` train.py would run for this case."""
@@ -143,6 +147,7 @@ class Case:
         config.task_kwargs.update(self.task_overrides)
         config.batch_size = self.batch_size
         config.length_buckets = self.length_buckets
+        config.precision = self.precision
         return config
 
     def label(self):
@@ -152,6 +157,8 @@ class Case:
             parts.append(f"buckets={self.length_buckets}")
         if self.batch_splits != 1:
             parts.append(f"parts={self.batch_splits or 'auto'}")
+        if self.precision != "float32":
+            parts.append(self.precision)
         return " ".join(parts)
 
     def to_json(self):
@@ -176,7 +183,8 @@ def parse_bools(values):
 
 
 def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_compile=(True, False), sweep="none",
-               tiny=False, memory_size=None, max_length=None, length_buckets=(1,), batch_splits=(1,)):
+               tiny=False, memory_size=None, max_length=None, length_buckets=(1,), batch_splits=(1,),
+               precision=("float32",)):
     """The configurations a benchmark run compares.
 
     Args:
@@ -191,6 +199,7 @@ def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_com
         length_buckets: the ``length_buckets`` values to time (each case of the sweeps or of models x batch
             sizes x XLA settings once per value).
         batch_splits: the ``batch_splits`` values to time, likewise (0: one part per TensorFlow thread).
+        precision: the dtype policies to time (``configs.PRECISIONS``), likewise.
 
     Raises:
         ValueError: unknown sweep, model or task, ``max_length`` for a task without one, a length bucket
@@ -206,6 +215,8 @@ def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_com
         raise ValueError(f"length_buckets must be integers >= 1, got {list(length_buckets)}")
     if not batch_splits or any(int(k) != k or k < 0 for k in batch_splits):
         raise ValueError(f"batch_splits must be integers >= 0, got {list(batch_splits)}")
+    if not precision or any(p not in configs.PRECISIONS for p in precision):
+        raise ValueError(f"precision must be among {', '.join(configs.PRECISIONS)}, got {list(precision)}")
     task_overrides = {}
     if max_length is not None:
         if "max_length" not in configs.TASK_KWARGS[task]:
@@ -218,17 +229,17 @@ def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_com
             overrides["memory_size"] = memory_size
         return overrides
 
-    variants = [(buckets, splits) for buckets in length_buckets for splits in batch_splits]
+    variants = [(buckets, splits, p) for buckets in length_buckets for splits in batch_splits for p in precision]
     if sweep == "memory":
         return [Case("ntm", task, SWEEP_BATCH_SIZE, True, dict(model_overrides("ntm"), memory_size=n),
-                     dict(task_overrides), buckets, splits) for buckets, splits in variants for n in MEMORY_SWEEP]
+                     dict(task_overrides), *variant) for variant in variants for n in MEMORY_SWEEP]
     if sweep == "length":
         if task != "copy":
             raise ValueError("--sweep=length times the copy task")
         return [Case("ntm", task, SWEEP_BATCH_SIZE, True, model_overrides("ntm"), dict(task_overrides, max_length=n),
-                     buckets, splits) for buckets, splits in variants for n in LENGTH_SWEEP]
-    return [Case(model, task, batch, jit, model_overrides(model), dict(task_overrides), buckets, splits)
-            for model in models for batch in batch_sizes for jit in jit_compile for buckets, splits in variants]
+                     *variant) for variant in variants for n in LENGTH_SWEEP]
+    return [Case(model, task, batch, jit, model_overrides(model), dict(task_overrides), *variant)
+            for model in models for batch in batch_sizes for jit in jit_compile for variant in variants]
 
 
 # --------------------------------------------------------------------------------------------------- machine
@@ -384,7 +395,7 @@ class PreparedCase:
         keras.utils.set_random_seed(seed)
         strategy = tf.distribute.get_strategy()
         with strategy.scope():
-            self.model = build_model(config.model, self.task.input_size, self.task.output_size,
+            self.model = build_model(config.model, self.task.input_size, self.task.output_size, config.precision,
                                      **config.model_kwargs)
             self.optimizer = training.make_optimizer(config)
             self.optimizer.build(self.model.trainable_variables)
@@ -520,6 +531,7 @@ def run_benchmark(cases, steps=30, warmup=5, seed=0, isolate_memory=True, intra_
             "max_length": item.config.task_kwargs.get("max_length", ""),
             "length_buckets": item.case.length_buckets,
             "batch_splits": item.batch_splits,
+            "precision": item.case.precision,
             "time_steps": item.time_steps,
             "parameters": item.parameters,
             "compile_s": item.compile_s,
@@ -553,6 +565,8 @@ def compute_ratios(rows, samples, cases):
       same model, batch, XLA setting and memory size: how much faster training goes per sequence.
     - ``split_speedup``: step time of the whole batch in one program over step time in several parts at once,
       same model, batch, XLA setting, memory size and buckets.
+    - ``precision_speedup``: float32 step time over mixed-precision step time, all else the same.
+    All of them compare rows of the same precision but the last.
     - ``vs_smallest``: for sweeps, each configuration's step time (and time per time step) over the first one's.
 
     Each ratio also carries ``paired``: the median over rounds of the ratio of the two steps of that round.
@@ -578,8 +592,8 @@ def compute_ratios(rows, samples, cases):
         if row["model"] in ("ntm", "dnc"):
             for other_label, other in by_label.items():
                 if other["model"] == "lstm" and requested[other_label] == requested[label] and \
-                        _key(other, "task", "batch_size", "jit_compile", "time_steps") == \
-                        _key(row, "task", "batch_size", "jit_compile", "time_steps"):
+                        _key(other, "task", "batch_size", "jit_compile", "time_steps", "precision") == \
+                        _key(row, "task", "batch_size", "jit_compile", "time_steps", "precision"):
                     add(f"{row['model']}_over_lstm", label, other_label,
                         f"{row['model']} / lstm step time, batch {row['batch_size']}, "
                         f"XLA {'on' if row['jit_compile'] else 'off'}")
@@ -587,13 +601,13 @@ def compute_ratios(rows, samples, cases):
         if not row["jit_compile"]:
             for other_label, other in by_label.items():
                 if other["jit_compile"] and requested[other_label] == requested[label] and \
-                        _key(other, "model", "task", "batch_size", "memory_size", "time_steps") == \
-                        _key(row, "model", "task", "batch_size", "memory_size", "time_steps"):
+                        _key(other, "model", "task", "batch_size", "memory_size", "time_steps", "precision") == \
+                        _key(row, "model", "task", "batch_size", "memory_size", "time_steps", "precision"):
                     add("jit_speedup", label, other_label,
                         f"{row['model']} XLA speed-up (off / on), batch {row['batch_size']}")
     def speedups(field, kind, noun, other_field, other_noun):
         # Rows with ``field`` 1 against rows with ``field`` > 1 that agree in everything else that is varied.
-        same = ("model", "task", "batch_size", "jit_compile", "memory_size", "max_length", other_field)
+        same = ("model", "task", "batch_size", "jit_compile", "memory_size", "max_length", "precision", other_field)
         for label, row in by_label.items():
             for other_label, other in by_label.items():
                 if row[field] == 1 and other[field] > 1 and _key(other, *same) == _key(row, *same):
@@ -604,7 +618,14 @@ def compute_ratios(rows, samples, cases):
 
     speedups("length_buckets", "bucket_speedup", "length buckets", "batch_splits", "parts")
     speedups("batch_splits", "split_speedup", "batch parts at once", "length_buckets", "buckets")
-    if len({case.model for case in cases}) == 1 and len({case.batch_size for case in cases}) == 1 \
+    same = ("model", "task", "batch_size", "jit_compile", "memory_size", "max_length", "length_buckets", "batch_splits")
+    for label, row in by_label.items():
+        for other_label, other in by_label.items():
+            if row["precision"] == "float32" != other["precision"] and _key(other, *same) == _key(row, *same):
+                add("precision_speedup", label, other_label,
+                    f"{row['model']} {other['precision']} speed-up (float32 / {other['precision']}), "
+                    f"batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}")
+    if len({case.precision for case in cases}) == 1 and len({case.model for case in cases}) == 1 and len({case.batch_size for case in cases}) == 1 \
             and len({case.jit_compile for case in cases}) == 1 and len({case.length_buckets for case in cases}) == 1 \
             and len({row["batch_splits"] for row in rows}) == 1 and len(cases) > 1:
         first = labels[0]
@@ -651,10 +672,12 @@ def markdown_report(rows, ratios, machine, command, steps, warmup):
                   "probability-weighted sum (the expected time of a training step), T the expected padded length "
                   "and compile s the sum over the buckets.")
     out.write("\n\n")
-    out.write("| " + " | ".join(title for _, title in TABLE_COLUMNS) + " |\n")
-    out.write("|" + "|".join("---" if c in ("model",) else "---:" for c, _ in TABLE_COLUMNS) + "|\n")
+    mixed = any(row["precision"] != "float32" for row in rows)
+    columns = [(c, title) for c, title in TABLE_COLUMNS if c != "precision" or mixed]
+    out.write("| " + " | ".join(title for _, title in columns) + " |\n")
+    out.write("|" + "|".join("---" if c in ("model", "precision") else "---:" for c, _ in columns) + "|\n")
     for row in rows:
-        out.write("| " + " | ".join(_format(row[c], c) for c, _ in TABLE_COLUMNS) + " |\n")
+        out.write("| " + " | ".join(_format(row[c], c) for c, _ in columns) + " |\n")
     if ratios:
         out.write("\n| ratio | median / median | paired per round |\n|---|---:|---:|\n")
         for ratio in ratios:

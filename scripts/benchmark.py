@@ -41,6 +41,8 @@ flags.DEFINE_list("length_buckets", ["1"], "Length bucket counts to time, comma-
 flags.DEFINE_list("batch_splits", ["0"], "Parts each batch's gradient is computed in at once, comma-separated, as "
                   "train.py --batch_splits (0, train.py's default: one per TensorFlow thread; 1: the whole batch in "
                   "one program).")
+flags.DEFINE_list("precision", ["float32"], "Keras dtype policies to time, comma-separated, as train.py --precision "
+                  f"({', '.join(configs.PRECISIONS)}).")
 flags.DEFINE_bool("tiny", False, "Tiny models (a few hundred parameters) for smoke tests.")
 flags.DEFINE_bool("isolate_memory", True, "Measure each configuration's peak memory alone in a subprocess "
                   "(otherwise: this process's cumulative peak).")
@@ -82,6 +84,7 @@ def main(argv):
             max_length=FLAGS.max_length,
             length_buckets=length_buckets,
             batch_splits=batch_splits,
+            precision=FLAGS.precision,
         )
     except ValueError as error:
         raise app.UsageError(str(error))

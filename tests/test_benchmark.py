@@ -29,7 +29,8 @@ def test_benchmark_script_writes_table_csv_and_json(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-    header = "| " + " | ".join(title for _, title in benchmark.TABLE_COLUMNS) + " |"
+    # The precision column only appears when a row is not float32.
+    header = "| " + " | ".join(title for c, title in benchmark.TABLE_COLUMNS if c != "precision") + " |"
     assert header in result.stdout
     markdown = (tmp_path / "tiny.md").read_text()
     assert header in markdown and "Machine:" in markdown and "--tiny" in markdown
@@ -118,6 +119,23 @@ def test_batch_splits_time_the_parts_step_and_report_the_speed_up():
         benchmark.make_cases(batch_splits=[-1])
 
 
+def test_precisions_time_the_mixed_policy_and_report_the_speed_up():
+    cases = benchmark.make_cases(models=["ntm"], batch_sizes=[2], jit_compile=[False], tiny=True, max_length=3,
+                                 precision=["float32", "mixed_float16"])
+    assert [c.config().precision for c in cases] == ["float32", "mixed_float16"]
+    assert cases[1].label().endswith("mixed_float16") and "float" not in cases[0].label()
+    rows, samples = benchmark.run_benchmark(cases, steps=2, warmup=0, isolate_memory=False, printer=lambda *_: None)
+    ratios = benchmark.compute_ratios(rows, samples, cases)
+    assert [r["kind"] for r in ratios] == ["precision_speedup"]  # and no sweep ratio between the two
+    assert ratios[0]["numerator"] == cases[0].label() and ratios[0]["denominator"] == cases[1].label()
+    table = benchmark.markdown_report(rows, ratios, benchmark.machine_info(), "cmd", 2, 0)
+    assert "| precision |" in table and "| mixed_float16 |" in table
+    float32_only = benchmark.markdown_report(rows[:1], [], benchmark.machine_info(), "cmd", 2, 0)
+    assert "precision" not in float32_only
+    with pytest.raises(ValueError, match="precision"):
+        benchmark.make_cases(precision=["float64"])
+
+
 def test_benchmark_script_rejects_a_profile_of_length_buckets():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
@@ -152,7 +170,8 @@ def test_models_and_xla_settings_are_compared_at_the_parts_train_py_would_use():
     rows = []
     for case, splits, ms in zip(cases, (2, 1, 1), (20.0, 100.0, 30.0)):
         rows.append(dict(model="ntm", task="copy", batch_size=32, jit_compile=case.jit_compile, memory_size=128,
-                         max_length=20, time_steps=41, length_buckets=1, batch_splits=splits, median_ms=ms))
+                         max_length=20, time_steps=41, length_buckets=1, batch_splits=splits, precision="float32",
+                         median_ms=ms))
     samples = {case.label(): [row["median_ms"] / 1e3] for case, row in zip(cases, rows)}
     ratios = {(r["kind"], r["numerator"], r["denominator"]): r["ratio"]
               for r in benchmark.compute_ratios(rows, samples, cases)}
