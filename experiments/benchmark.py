@@ -625,9 +625,10 @@ def compute_ratios(rows, samples, cases):
                 add("precision_speedup", label, other_label,
                     f"{row['model']} {other['precision']} speed-up (float32 / {other['precision']}), "
                     f"batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}")
-    if len({case.precision for case in cases}) == 1 and len({case.model for case in cases}) == 1 and len({case.batch_size for case in cases}) == 1 \
-            and len({case.jit_compile for case in cases}) == 1 and len({case.length_buckets for case in cases}) == 1 \
-            and len({row["batch_splits"] for row in rows}) == 1 and len(cases) > 1:
+    varied = [{getattr(case, field) for case in cases} for field in
+              ("model", "batch_size", "jit_compile", "length_buckets", "precision")]
+    if all(len(values) == 1 for values in varied) and len({row["batch_splits"] for row in rows}) == 1 \
+            and len(cases) > 1:
         first = labels[0]
         for label in labels[1:]:
             row, base = by_label[label], by_label[first]

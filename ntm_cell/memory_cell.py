@@ -73,7 +73,8 @@ def split_heads(interface, groups):
 
 
 def make_controller(controller, units, name="controller", dtype=None):
-    """One controller layer: an ``LSTMCell`` (forget bias 1) or a tanh ``Dense`` layer, under dtype policy ``dtype``."""
+    """One controller layer, an ``LSTMCell`` (forget bias 1) or a tanh ``Dense`` layer, under dtype policy
+    ``dtype``."""
     if controller == "lstm":
         return keras.layers.LSTMCell(units, unit_forget_bias=True, name=name, dtype=dtype)
     return keras.layers.Dense(units, activation="tanh", name=name, dtype=dtype)
@@ -139,7 +140,8 @@ class MemoryCell(keras.layers.Layer):
         # list held by a Keras layer is not followed by tf.train.Checkpoint.
         for layer in range(1, self.controller_layers):
             setattr(self, f"controller_layer_{layer}",
-                    make_controller(self.controller, self.controller_units, name=f"controller_{layer}", dtype=policy))
+                    make_controller(self.controller, self.controller_units, name=f"controller_{layer}",
+                                    dtype=policy))
         self.interface_layer = keras.layers.Dense(interface_size, name="interface", dtype=policy)
         self.output_layer = (
             keras.layers.Dense(self.output_units, name="output_projection", dtype=policy)
