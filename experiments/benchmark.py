@@ -202,8 +202,8 @@ def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_com
         precision: the dtype policies to time (``configs.PRECISIONS``), likewise.
 
     Raises:
-        ValueError: unknown sweep, model or task, ``max_length`` for a task without one, a length bucket
-            count < 1 or a batch split count < 0.
+        ValueError: unknown sweep, model or task, ``max_length`` for a task without one, a batch size or a
+            length bucket count < 1, a batch split count < 0 or an unknown precision.
     """
     if sweep not in SWEEPS:
         raise ValueError(f"unknown sweep {sweep!r}; choose one of {', '.join(SWEEPS)}")
@@ -211,6 +211,8 @@ def make_cases(models=("ntm", "lstm"), task="copy", batch_sizes=(1, 32), jit_com
         configs.default_config(task, model)  # raises on an unknown task or model
     if not models:
         raise ValueError("no model to benchmark")
+    if not batch_sizes or any(int(b) != b or b < 1 for b in batch_sizes):
+        raise ValueError("batch sizes must be >= 1")
     if not length_buckets or any(int(k) != k or k < 1 for k in length_buckets):
         raise ValueError(f"length_buckets must be integers >= 1, got {list(length_buckets)}")
     if not batch_splits or any(int(k) != k or k < 0 for k in batch_splits):
@@ -566,8 +568,9 @@ def compute_ratios(rows, samples, cases):
     - ``split_speedup``: step time of the whole batch in one program over step time in several parts at once,
       same model, batch, XLA setting, memory size and buckets.
     - ``precision_speedup``: float32 step time over mixed-precision step time, all else the same.
-    All of them compare rows of the same precision but the last.
     - ``vs_smallest``: for sweeps, each configuration's step time (and time per time step) over the first one's.
+
+    All but ``precision_speedup`` compare rows of one precision.
 
     Each ratio also carries ``paired``: the median over rounds of the ratio of the two steps of that round.
     """
@@ -658,6 +661,14 @@ def _format(value, column):
     return str(value)
 
 
+def markdown_table(rows, columns=TABLE_COLUMNS):
+    """``rows`` (dicts) as a Markdown table of ``columns``, ``(key, title)`` pairs; text columns left-aligned."""
+    lines = ["| " + " | ".join(title for _, title in columns) + " |",
+             "|" + "|".join("---" if c in ("model", "precision") else "---:" for c, _ in columns) + "|"]
+    lines += ["| " + " | ".join(_format(row[c], c) for c, _ in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
 def markdown_report(rows, ratios, machine, command, steps, warmup):
     """The results as Markdown: a header naming the machine and the command, the table and the ratios."""
     out = io.StringIO()
@@ -674,11 +685,7 @@ def markdown_report(rows, ratios, machine, command, steps, warmup):
                   "and compile s the sum over the buckets.")
     out.write("\n\n")
     mixed = any(row["precision"] != "float32" for row in rows)
-    columns = [(c, title) for c, title in TABLE_COLUMNS if c != "precision" or mixed]
-    out.write("| " + " | ".join(title for _, title in columns) + " |\n")
-    out.write("|" + "|".join("---" if c in ("model", "precision") else "---:" for c, _ in columns) + "|\n")
-    for row in rows:
-        out.write("| " + " | ".join(_format(row[c], c) for c, _ in columns) + " |\n")
+    out.write(markdown_table(rows, [(c, title) for c, title in TABLE_COLUMNS if c != "precision" or mixed]))
     if ratios:
         out.write("\n| ratio | median / median | paired per round |\n|---|---:|---:|\n")
         for ratio in ratios:

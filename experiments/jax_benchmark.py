@@ -20,12 +20,13 @@ import time
 import numpy as np
 
 import tasks
-from experiments.benchmark import Case, _percentile
+from experiments import benchmark
+from experiments.benchmark import _percentile
 from experiments.models import build_model
 from experiments.optimizers import make_optimizer
 from tasks.metrics import bit_errors_per_sequence, masked_sigmoid_cross_entropy
 
-#: Columns of :func:`time_cases`' rows, in the order of :func:`markdown_table`.
+#: Keys of :func:`time_case`'s rows that :func:`markdown_table` shows.
 COLUMNS = ("model", "batch_size", "memory_size", "precision", "time_steps", "parameters", "compile_s", "median_ms",
            "p10_ms", "p90_ms", "sequences_per_s")
 
@@ -134,16 +135,5 @@ def describe_devices():
 
 
 def markdown_table(rows):
-    """The rows as a Markdown table, one line per case."""
-    titles = ("model", "batch", "N", "precision", "T", "params", "compile s", "step ms (median)", "p10", "p90",
-              "seq/s")
-    lines = ["| " + " | ".join(titles) + " |", "|---|---:|---:|---|" + "---:|" * (len(titles) - 4)]
-    for row in rows:
-        cells = [row["model"], row["batch_size"], row["memory_size"], row["precision"], row["time_steps"],
-                 f"{row['parameters']:,}", f"{row['compile_s']:.1f}", f"{row['median_ms']:.2f}",
-                 f"{row['p10_ms']:.2f}", f"{row['p90_ms']:.2f}", f"{row['sequences_per_s']:,.0f}"]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-__all__ = ["COLUMNS", "Case", "describe_devices", "make_step", "markdown_table", "time_case"]
+    """The rows as a Markdown table, one line per case, titled and formatted as ``scripts/benchmark.py``'s."""
+    return benchmark.markdown_table(rows, [(c, title) for c, title in benchmark.TABLE_COLUMNS if c in COLUMNS])

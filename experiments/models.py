@@ -15,18 +15,14 @@ def build_ntm(input_size, output_size, dtype="float32", **cell_kwargs):
     CPU) unless ``cell_kwargs`` say otherwise: these models never return the RNN's final state.
     """
     cell_kwargs.setdefault("memory_state_shape", "matrix")
-    cell = NTMCell(output_units=output_size, dtype=dtype, **cell_kwargs)
-    recurrent = keras.layers.RNN(cell, return_sequences=True, name=RECURRENT_LAYER, dtype=dtype)
-    return _sequence_model(input_size, recurrent, "ntm", dtype)
+    return _sequence_model(input_size, NTMCell(output_units=output_size, dtype=dtype, **cell_kwargs), "ntm", dtype)
 
 
 def build_dnc(input_size, output_size, dtype="float32", **cell_kwargs):
     """A DNC whose cell projects ``[h ; r]`` to ``output_size`` logits, under dtype policy ``dtype``."""
     from ntm_cell import DNCCell  # the DNC lives in its own module; import it only when asked for
 
-    cell = DNCCell(output_units=output_size, dtype=dtype, **cell_kwargs)
-    recurrent = keras.layers.RNN(cell, return_sequences=True, name=RECURRENT_LAYER, dtype=dtype)
-    return _sequence_model(input_size, recurrent, "dnc", dtype)
+    return _sequence_model(input_size, DNCCell(output_units=output_size, dtype=dtype, **cell_kwargs), "dnc", dtype)
 
 
 def build_lstm(input_size, output_size, units=256, layers=3, dtype="float32"):
@@ -48,9 +44,11 @@ def _float32_logits(logits, dtype):
     return keras.layers.Activation("linear", dtype="float32", name="float32_logits")(logits)
 
 
-def _sequence_model(input_size, recurrent_layer, name, dtype):
+def _sequence_model(input_size, cell, name, dtype):
+    """``keras.Model`` ``name``: ``[B, T, input_size]`` -> float32 logits, ``cell`` in an RNN layer under ``dtype``."""
     inputs = keras.Input((None, input_size), name="inputs")
-    return keras.Model(inputs, _float32_logits(recurrent_layer(inputs), dtype), name=name)
+    recurrent = keras.layers.RNN(cell, return_sequences=True, name=RECURRENT_LAYER, dtype=dtype)
+    return keras.Model(inputs, _float32_logits(recurrent(inputs), dtype), name=name)
 
 
 BUILDERS = {"ntm": build_ntm, "lstm": build_lstm, "dnc": build_dnc}

@@ -61,8 +61,6 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
         batch_sizes = [int(b) for b in FLAGS.batch_sizes]
-        if any(b < 1 for b in batch_sizes):
-            raise ValueError("batch sizes must be >= 1")
         try:
             length_buckets = [int(k) for k in FLAGS.length_buckets]
         except ValueError:

@@ -44,8 +44,6 @@ def main(argv):
 
     try:
         batch_sizes = [int(b) for b in FLAGS.batch_sizes]
-        if any(b < 1 for b in batch_sizes):
-            raise ValueError("batch sizes must be >= 1")
         cases = benchmark.make_cases(models=FLAGS.model, task=FLAGS.task, batch_sizes=batch_sizes, jit_compile=[True],
                                      tiny=FLAGS.tiny, memory_size=FLAGS.memory_size, max_length=FLAGS.max_length,
                                      precision=FLAGS.precision)
