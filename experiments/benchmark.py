@@ -556,6 +556,19 @@ def _key(row, *fields):
     return tuple(row[f] for f in fields)
 
 
+def _describe_field(field, value):
+    """``field``'s value as words for a ratio's description (``"2 parts"``, ``"XLA on"``, ``"batch 32"``)."""
+    if field == "jit_compile":
+        return f"XLA {'on' if value else 'off'}"
+    if field == "batch_splits":
+        return f"{value} part{'s' if value > 1 else ''}"
+    if field == "length_buckets":
+        return f"{value} length bucket{'s' if value > 1 else ''}"
+    if field == "batch_size":
+        return f"batch {value}"
+    return str(value)
+
+
 def compute_ratios(rows, samples, cases):
     """Ratios of median step times between configurations timed side by side.
 
@@ -568,7 +581,10 @@ def compute_ratios(rows, samples, cases):
     - ``split_speedup``: step time of the whole batch in one program over step time in several parts at once,
       same model, batch, XLA setting, memory size and buckets.
     - ``precision_speedup``: float32 step time over mixed-precision step time, all else the same.
-    - ``vs_smallest``: for sweeps, each configuration's step time (and time per time step) over the first one's.
+    - ``vs_smallest``: for sweeps, within each group of rows that differ only in memory size or copy length,
+      each row's step time (and time per time step) over the group's first's (the smallest).
+
+    Where the run varies the memory size or copy length, the other ratios' descriptions name them.
 
     All but ``precision_speedup`` compare rows of one precision.
 
@@ -608,6 +624,17 @@ def compute_ratios(rows, samples, cases):
                         _key(row, "model", "task", "batch_size", "memory_size", "time_steps", "precision"):
                     add("jit_speedup", label, other_label,
                         f"{row['model']} XLA speed-up (off / on), batch {row['batch_size']}")
+    def varying(*fields):
+        # The fields that take more than one value across the run (an LSTM row has no memory size: "").
+        return [field for field in fields if len({row[field] for row in rows} - {"", None}) > 1]
+
+    swept = varying("memory_size", "max_length")
+
+    def sizes(row):
+        # The memory size and copy length of the row, where the run varies them.
+        return "".join(f", {'N' if field == 'memory_size' else 'length'}={row[field]}" for field in swept
+                       if row[field] not in ("", None))
+
     def speedups(field, kind, noun, other_field, other_noun):
         # Rows with ``field`` 1 against rows with ``field`` > 1 that agree in everything else that is varied.
         same = ("model", "task", "batch_size", "jit_compile", "memory_size", "max_length", "precision", other_field)
@@ -617,7 +644,7 @@ def compute_ratios(rows, samples, cases):
                     add(kind, label, other_label,
                         f"{row['model']} speed-up from {other[field]} {noun} (step time without / with), "
                         f"batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}"
-                        + (f", {row[other_field]} {other_noun}" if row[other_field] > 1 else ""))
+                        + (f", {row[other_field]} {other_noun}" if row[other_field] > 1 else "") + sizes(row))
 
     speedups("length_buckets", "bucket_speedup", "length buckets", "batch_splits", "parts")
     speedups("batch_splits", "split_speedup", "batch parts at once", "length_buckets", "buckets")
@@ -627,17 +654,22 @@ def compute_ratios(rows, samples, cases):
             if row["precision"] == "float32" != other["precision"] and _key(other, *same) == _key(row, *same):
                 add("precision_speedup", label, other_label,
                     f"{row['model']} {other['precision']} speed-up (float32 / {other['precision']}), "
-                    f"batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}")
-    varied = [{getattr(case, field) for case in cases} for field in
-              ("model", "batch_size", "jit_compile", "length_buckets", "precision")]
-    if all(len(values) == 1 for values in varied) and len({row["batch_splits"] for row in rows}) == 1 \
-            and len(cases) > 1:
-        first = labels[0]
-        for label in labels[1:]:
-            row, base = by_label[label], by_label[first]
+                    f"batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}" + sizes(row))
+    # Sweeps: within each group of rows that differ only in memory size or copy length, every row against the
+    # group's first (the smallest, in the order make_cases gives).
+    group_fields = ("model", "task", "batch_size", "jit_compile", "length_buckets", "batch_splits", "precision")
+    distinguishing = varying(*group_fields)
+    groups = {}
+    for label, row in by_label.items():
+        groups.setdefault(_key(row, *group_fields), []).append(label)
+    for members in groups.values():
+        first, base = members[0], by_label[members[0]]
+        for label in members[1:]:
+            row = by_label[label]
+            context = "".join(f", {_describe_field(field, row[field])}" for field in distinguishing)
             add("vs_smallest", label, first,
                 f"N={row['memory_size']}, T={row['time_steps']} vs N={base['memory_size']}, "
-                f"T={base['time_steps']}: step time")
+                f"T={base['time_steps']}: step time{context}")
             ratios[-1]["per_time_step"] = row["ms_per_time_step"] / base["ms_per_time_step"]
     return ratios
 

@@ -179,3 +179,26 @@ def test_models_and_xla_settings_are_compared_at_the_parts_train_py_would_use():
         ("jit_speedup", cases[1].label(), cases[0].label()): pytest.approx(5.0),
         ("split_speedup", cases[2].label(), cases[0].label()): pytest.approx(1.5),
     }
+
+
+def test_a_memory_sweep_in_two_part_settings_is_compared_within_each_setting():
+    # --sweep=memory --batch_splits=1,2: each N against N = 128 of the same parts, each N's parts speed-up named.
+    cases, rows = [], []
+    for splits in (1, 2):
+        for memory_size, ms in ((128, 10.0), (1024, 40.0)):
+            cases.append(benchmark.Case("ntm", batch_size=32, jit_compile=True, batch_splits=splits,
+                                        model_overrides={"memory_size": memory_size}))
+            rows.append(dict(model="ntm", task="copy", batch_size=32, jit_compile=True, memory_size=memory_size,
+                             max_length=20, time_steps=41, length_buckets=1, batch_splits=splits,
+                             precision="float32", median_ms=ms / splits, ms_per_time_step=ms / splits / 41))
+    samples = {case.label(): [row["median_ms"] / 1e3] for case, row in zip(cases, rows)}
+    ratios = benchmark.compute_ratios(rows, samples, cases)
+    found = {(r["kind"], r["numerator"], r["denominator"]): (r["ratio"], r["description"]) for r in ratios}
+    assert set(found) == {
+        ("vs_smallest", cases[1].label(), cases[0].label()), ("vs_smallest", cases[3].label(), cases[2].label()),
+        ("split_speedup", cases[0].label(), cases[2].label()), ("split_speedup", cases[1].label(), cases[3].label()),
+    }
+    ratio, description = found[("vs_smallest", cases[3].label(), cases[2].label())]
+    assert ratio == pytest.approx(4.0) and description.endswith("step time, 2 parts")
+    ratio, description = found[("split_speedup", cases[1].label(), cases[3].label())]
+    assert ratio == pytest.approx(2.0) and description.endswith(", N=1024")
