@@ -2,6 +2,7 @@
 
     python scripts/benchmark_jax.py                                    # NTM and LSTM, batch 1 and 32, float32
     python scripts/benchmark_jax.py --batch_sizes=32 --precision=float32,mixed_float16
+    python scripts/benchmark_jax.py --sweep=memory                     # NTM, N = 128 ... 1024, batch 32
     python scripts/benchmark_jax.py --model=ntm --tiny --max_length=3 --steps=3   # a smoke run
 
 Builds the model, optimizer and loss train.py would build for each configuration and times one jax.jit-compiled
@@ -17,13 +18,17 @@ os.environ.setdefault("KERAS_BACKEND", "jax")  # before Keras is imported
 
 from absl import app, flags
 
-from experiments import configs  # light: Keras and JAX are imported after the flags are parsed
+from experiments import benchmark, configs  # light: Keras and JAX are imported after the flags are parsed
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("model", ["ntm", "lstm"], f"Models to time, comma-separated ({', '.join(configs.MODELS)}).")
 flags.DEFINE_enum("task", "copy", configs.TASK_NAMES, "Task whose paper configuration and batches are used.")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes, comma-separated.")
 flags.DEFINE_list("precision", ["float32"], f"Keras dtype policies, comma-separated ({', '.join(configs.PRECISIONS)}).")
+flags.DEFINE_enum("sweep", "none", benchmark.SWEEPS,
+                  f"NTM sweeps at batch {benchmark.SWEEP_BATCH_SIZE}, as scripts/benchmark.py's: memory (N = "
+                  f"{', '.join(map(str, benchmark.MEMORY_SWEEP))}) or length (copy length "
+                  f"{', '.join(map(str, benchmark.LENGTH_SWEEP))}); --model and --batch_sizes are then ignored.")
 flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM and DNC (default: the paper configuration).",
                      lower_bound=1)
 flags.DEFINE_integer("max_length", None, "Overrides the task's max_length (copy, repeat_copy).", lower_bound=1)
@@ -40,13 +45,11 @@ def main(argv):
     if os.environ["KERAS_BACKEND"] != "jax":
         raise app.UsageError(f"KERAS_BACKEND={os.environ['KERAS_BACKEND']}: this script times the JAX backend "
                              "(scripts/benchmark.py times TensorFlow's)")
-    from experiments import benchmark
-
     try:
         batch_sizes = [int(b) for b in FLAGS.batch_sizes]
         cases = benchmark.make_cases(models=FLAGS.model, task=FLAGS.task, batch_sizes=batch_sizes, jit_compile=[True],
                                      tiny=FLAGS.tiny, memory_size=FLAGS.memory_size, max_length=FLAGS.max_length,
-                                     precision=FLAGS.precision)
+                                     precision=FLAGS.precision, sweep=FLAGS.sweep)
     except ValueError as error:
         raise app.UsageError(str(error))
     from experiments import jax_benchmark
@@ -62,6 +65,9 @@ def main(argv):
               f"Median and 10th/90th percentiles of {FLAGS.steps} timed steps per configuration after "
               f"{FLAGS.warmup} untimed ones, each until its loss is on the host.\n\n"
               + jax_benchmark.markdown_table(rows))
+    ratios = jax_benchmark.markdown_ratios(jax_benchmark.sweep_ratios(rows) if FLAGS.sweep != "none" else [])
+    if ratios:
+        report += "\nCases timed one after another.\n\n" + ratios
     print("\n" + report)
     if FLAGS.output:
         with open(FLAGS.output, "w", encoding="utf-8") as f:

@@ -126,3 +126,16 @@ def test_jax_training_step_lowers_the_loss_and_its_script_writes_a_table(tmp_pat
     refused = subprocess.run([sys.executable, str(script)], env=dict(env, KERAS_BACKEND="tensorflow"),
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "this script times the JAX backend" in refused.stderr
+
+
+def test_jax_sweep_ratios_compare_each_row_with_the_first_of_its_model_batch_and_precision():
+    from experiments import jax_benchmark
+
+    rows = [dict(model="ntm", batch_size=32, precision=precision, memory_size=n, time_steps=41, median_ms=ms)
+            for precision, scale in (("float32", 1.0), ("mixed_float16", 2.0))
+            for n, ms in ((128, 10.0 * scale), (1024, 30.0 * scale))]
+    ratios = jax_benchmark.sweep_ratios(rows)
+    assert ratios == [("N=1024, T=41 vs N=128, T=41: step time, float32", pytest.approx(3.0)),
+                      ("N=1024, T=41 vs N=128, T=41: step time, mixed_float16", pytest.approx(3.0))]
+    assert "| N=1024, T=41 vs N=128, T=41: step time, float32 | 3.00 |" in jax_benchmark.markdown_ratios(ratios)
+    assert jax_benchmark.sweep_ratios(rows[:1]) == [] and jax_benchmark.markdown_ratios([]) == ""
