@@ -57,6 +57,9 @@ MEMORY_SWEEP = (128, 256, 512, 1024)
 LENGTH_SWEEP = (20, 100, 500)
 #: Sweeps run the NTM at this batch size with XLA.
 SWEEP_BATCH_SIZE = 32
+#: The settings that tell one group of a sweep's rows from another (the rows of a group differ in memory size or
+#: copy length only): see :func:`sweep_pairs`.
+SWEEP_GROUP_FIELDS = ("model", "task", "batch_size", "jit_compile", "length_buckets", "batch_splits", "precision")
 
 #: ``tiny=True``: models small enough to compile and run in a few seconds (for tests and smoke runs).
 TINY_MODEL_KWARGS = {
@@ -569,6 +572,30 @@ def _describe_field(field, value):
     return str(value)
 
 
+def _varying(rows, *fields):
+    """The ``fields`` that take more than one value across ``rows`` (an LSTM row has no memory size: "")."""
+    return [field for field in fields if len({row[field] for row in rows} - {"", None}) > 1]
+
+
+def sweep_pairs(rows, group_fields=SWEEP_GROUP_FIELDS):
+    """For sweeps: ``(i, j, description)`` for every row ``rows[i]`` that is not the first of its group, ``j`` the
+    index of that first row (the smallest, in the order :func:`make_cases` gives).
+
+    A group is the rows equal in ``group_fields`` (they differ in memory size or copy length). Where the rows form
+    several groups, the description names the fields that tell them apart, e.g.
+    ``"N=1024, T=41 vs N=128, T=41: step time, 2 parts"``.
+    """
+    distinguishing = _varying(rows, *group_fields)
+    firsts = {}
+    for i, row in enumerate(rows):
+        j = firsts.setdefault(_key(row, *group_fields), i)
+        if j != i:
+            base = rows[j]
+            context = "".join(f", {_describe_field(field, row[field])}" for field in distinguishing)
+            yield i, j, (f"N={row['memory_size']}, T={row['time_steps']} vs N={base['memory_size']}, "
+                         f"T={base['time_steps']}: step time{context}")
+
+
 def compute_ratios(rows, samples, cases):
     """Ratios of median step times between configurations timed side by side.
 
@@ -624,11 +651,7 @@ def compute_ratios(rows, samples, cases):
                         _key(row, "model", "task", "batch_size", "memory_size", "time_steps", "precision"):
                     add("jit_speedup", label, other_label,
                         f"{row['model']} XLA speed-up (off / on), batch {row['batch_size']}")
-    def varying(*fields):
-        # The fields that take more than one value across the run (an LSTM row has no memory size: "").
-        return [field for field in fields if len({row[field] for row in rows} - {"", None}) > 1]
-
-    swept = varying("memory_size", "max_length")
+    swept = _varying(rows, "memory_size", "max_length")
 
     def sizes(row):
         # The memory size and copy length of the row, where the run varies them.
@@ -655,22 +678,9 @@ def compute_ratios(rows, samples, cases):
                 add("precision_speedup", label, other_label,
                     f"{row['model']} {other['precision']} speed-up (float32 / {other['precision']}), "
                     f"batch {row['batch_size']}, XLA {'on' if row['jit_compile'] else 'off'}" + sizes(row))
-    # Sweeps: within each group of rows that differ only in memory size or copy length, every row against the
-    # group's first (the smallest, in the order make_cases gives).
-    group_fields = ("model", "task", "batch_size", "jit_compile", "length_buckets", "batch_splits", "precision")
-    distinguishing = varying(*group_fields)
-    groups = {}
-    for label, row in by_label.items():
-        groups.setdefault(_key(row, *group_fields), []).append(label)
-    for members in groups.values():
-        first, base = members[0], by_label[members[0]]
-        for label in members[1:]:
-            row = by_label[label]
-            context = "".join(f", {_describe_field(field, row[field])}" for field in distinguishing)
-            add("vs_smallest", label, first,
-                f"N={row['memory_size']}, T={row['time_steps']} vs N={base['memory_size']}, "
-                f"T={base['time_steps']}: step time{context}")
-            ratios[-1]["per_time_step"] = row["ms_per_time_step"] / base["ms_per_time_step"]
+    for i, j, description in sweep_pairs(rows):
+        add("vs_smallest", labels[i], labels[j], description)
+        ratios[-1]["per_time_step"] = rows[i]["ms_per_time_step"] / rows[j]["ms_per_time_step"]
     return ratios
 
 

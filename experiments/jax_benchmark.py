@@ -127,18 +127,12 @@ def time_case(case, steps=30, warmup=5, seed=0):
 def sweep_ratios(rows):
     """For a sweep: each row's median step time over that of the first row of the same model, batch and precision.
 
-    Returns ``(description, ratio)`` pairs, e.g. ``("N=1024 vs N=128, T=41: step time", 3.1)``. The cases are
-    timed one after another (not interleaved as ``scripts/benchmark.py`` times them).
+    Returns ``(description, ratio)`` pairs, described as :func:`experiments.benchmark.sweep_pairs` describes them,
+    e.g. ``("N=1024, T=41 vs N=128, T=41: step time", 3.1)``. The cases are timed one after another (not
+    interleaved as ``scripts/benchmark.py`` times them).
     """
-    firsts, ratios = {}, []
-    for row in rows:
-        key = (row["model"], row["batch_size"], row["precision"])
-        base = firsts.setdefault(key, row)
-        if base is not row:
-            ratios.append((f"N={row['memory_size']}, T={row['time_steps']} vs N={base['memory_size']}, "
-                           f"T={base['time_steps']}: step time" + (f", {row['precision']}" if len({
-                               r["precision"] for r in rows}) > 1 else ""), row["median_ms"] / base["median_ms"]))
-    return ratios
+    return [(description, rows[i]["median_ms"] / rows[j]["median_ms"])
+            for i, j, description in benchmark.sweep_pairs(rows, ("model", "batch_size", "precision"))]
 
 
 def markdown_ratios(ratios):
