@@ -85,10 +85,10 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from experiments import training
+    from experiments import devices, training
 
     if FLAGS.threads:
-        training.set_threads(FLAGS.threads)
+        devices.set_threads(FLAGS.threads)
     logging.set_verbosity(logging.WARNING)  # TensorFlow's checkpoint saver logs every save at INFO
     config = config_from_flags()
     if FLAGS.batch_splits > config.batch_size:

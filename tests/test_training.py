@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import tasks
-from experiments import configs, events, training
+from experiments import configs, devices, events, optimizers, train_step, training
 from experiments.models import build_model
 from experiments.curriculum import Curriculum
 
@@ -71,7 +71,7 @@ def graves_rmsprop_reference(gradients, learning_rate):
 
 def test_rmsprop_is_graves_rmsprop():
     config = tiny_config(optimizer="rmsprop", learning_rate=0.01, clip_norm=1e6)
-    optimizer = training.make_optimizer(config)
+    optimizer = optimizers.make_optimizer(config)
     variable = keras.Variable(np.zeros((1,), "float32"))
     gradients = [0.5, -1.0, 2.0, 0.25, 0.25, -3.0]
     trajectory = []
@@ -86,9 +86,9 @@ def test_paper_optimizers_and_unknown_optimizer():
         config = configs.default_config(task, "ntm")
         assert (config.optimizer, config.learning_rate) == ("rmsprop", 3e-5)
     assert configs.default_config("copy", "ntm").optimizer == "adam"
-    assert isinstance(training.make_optimizer(configs.default_config("copy", "lstm")), keras.optimizers.Adam)
+    assert isinstance(optimizers.make_optimizer(configs.default_config("copy", "lstm")), keras.optimizers.Adam)
     with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
-        training.make_optimizer(tiny_config(optimizer="sgd"))
+        optimizers.make_optimizer(tiny_config(optimizer="sgd"))
 
 
 TINY_TASKS = {
@@ -398,7 +398,7 @@ def test_weights_read_once_gives_the_same_loss_and_gradients_and_no_reads_inside
         return step
 
     plain = loss_and_gradients(lambda x: net(x, training=True))
-    read_once = loss_and_gradients(lambda x: training.call_with_weights_read_once(net, x))
+    read_once = loss_and_gradients(lambda x: train_step.call_with_weights_read_once(net, x))
     loss, gradients = plain(inputs)
     loss_once, gradients_once = read_once(inputs)
     np.testing.assert_allclose(loss_once.numpy(), loss.numpy(), rtol=1e-6)
@@ -412,7 +412,7 @@ def test_weights_read_once_gives_the_same_loss_and_gradients_and_no_reads_inside
 def test_weights_read_once_refuses_a_model_that_assigns_variables():
     net = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization()])
     with pytest.raises(RuntimeError, match="assigned variables"):
-        training.call_with_weights_read_once(net, np.ones((2, 3), np.float32))
+        train_step.call_with_weights_read_once(net, np.ones((2, 3), np.float32))
 
 
 def test_call_by_signature_gives_the_functions_results_and_traces_each_signature_once():
@@ -423,7 +423,7 @@ def test_call_by_signature_gives_the_functions_results_and_traces_each_signature
         traces.append(scale)
         return tf.reduce_sum(x) * scale + tf.add_n([tf.reduce_sum(p) for p in parts])
 
-    call = training.call_by_signature(weighted_sum)
+    call = train_step.call_by_signature(weighted_sum)
     x, y = tf.ones([2, 3]), tf.fill([2, 5], 2.0)
     assert float(call(x, 2, [x, y])) == float(weighted_sum(x, 2, [x, y])) == 6 * 2 + 6 + 20
     traced = len(traces)
@@ -434,24 +434,24 @@ def test_call_by_signature_gives_the_functions_results_and_traces_each_signature
     assert float(call(x, 2, [x, y])) == 6 * 2 + 6 + 20
     assert traces.count(3) == 1
     # The same tensors nested otherwise are another signature (one flat key for both made the second call fail).
-    nested = training.call_by_signature(tf.function(lambda a, b: tf.reduce_sum(tf.nest.flatten(a)[0]) * 10
+    nested = train_step.call_by_signature(tf.function(lambda a, b: tf.reduce_sum(tf.nest.flatten(a)[0]) * 10
                                                     + tf.reduce_sum(tf.nest.flatten(b)[-1])))
     assert float(nested(x, [x, y])) == 6 * 10 + 20
     assert float(nested([x, x], y)) == 6 * 10 + 20
 
 
 def test_split_sizes_cut_a_batch_into_near_equal_consecutive_parts():
-    assert training.split_sizes(32, 2) == [16, 16]
-    assert training.split_sizes(10, 3) == [4, 3, 3]
-    assert training.split_sizes(1, 1) == [1]
+    assert train_step.split_sizes(32, 2) == [16, 16]
+    assert train_step.split_sizes(10, 3) == [4, 3, 3]
+    assert train_step.split_sizes(1, 1) == [1]
     for batch, parts in ((4, 0), (4, 5)):
         with pytest.raises(ValueError, match="cannot split"):
-            training.split_sizes(batch, parts)
-    assert training.default_batch_splits(1) == 1
-    assert training.default_batch_splits(32) == min(training.intra_op_threads(), 32)
-    assert training.default_batch_splits(32, jit_compile=False) == 1
-    assert training.default_batch_splits(32, model="lstm") == 1
-    assert training.default_batch_splits(32, model="dnc") == training.default_batch_splits(32)
+            train_step.split_sizes(batch, parts)
+    assert train_step.default_batch_splits(1) == 1
+    assert train_step.default_batch_splits(32) == min(devices.intra_op_threads(), 32)
+    assert train_step.default_batch_splits(32, jit_compile=False) == 1
+    assert train_step.default_batch_splits(32, model="lstm") == 1
+    assert train_step.default_batch_splits(32, model="dnc") == train_step.default_batch_splits(32)
 
 
 @pytest.mark.parametrize(
@@ -470,9 +470,9 @@ def test_batch_computed_in_parts_updates_the_weights_as_the_whole_batch_does(jit
     models[1].set_weights(initial)
     steps = []
     for model, model_splits in zip(models, (1, splits)):
-        optimizer = training.make_optimizer(config)
+        optimizer = optimizers.make_optimizer(config)
         optimizer.build(model.trainable_variables)
-        steps.append(training.make_train_step(model, optimizer, tf.distribute.get_strategy(), jit_compile,
+        steps.append(train_step.make_train_step(model, optimizer, tf.distribute.get_strategy(), jit_compile,
                                               model_splits))
     # One padded length, so that XLA compiles each program once.
     for k in range(3):
@@ -488,7 +488,7 @@ def test_batch_computed_in_parts_updates_the_weights_as_the_whole_batch_does(jit
     one = [tf.constant(a) for a in task.sample(1, tasks.batch_rng(0, 9))]
     assert np.isfinite(float(steps[1](*one)[0]))
     with pytest.raises(ValueError, match="batch_splits"):
-        training.make_train_step(models[0], training.make_optimizer(config), tf.distribute.get_strategy(), False, 0)
+        train_step.make_train_step(models[0], optimizers.make_optimizer(config), tf.distribute.get_strategy(), False, 0)
 
 
 def test_mixed_float16_scales_the_loss_and_updates_as_float32_does(tmp_path):
@@ -501,9 +501,9 @@ def test_mixed_float16_scales_the_loss_and_updates_as_float32_does(tmp_path):
         model = build_model("ntm", task.input_size, task.output_size, precision, **config.model_kwargs)
         if models:
             model.set_weights(models["float32"].get_weights())
-        optimizer = training.make_optimizer(config)
+        optimizer = optimizers.make_optimizer(config)
         optimizer.build(model.trainable_variables)
-        step = training.make_train_step(model, optimizer, tf.distribute.get_strategy(), False)
+        step = train_step.make_train_step(model, optimizer, tf.distribute.get_strategy(), False)
         results[precision] = [float(v) for v in step(*batch)]  # loss, bit errors, gradient norm
         models[precision], optimizers[precision] = model, optimizer
     assert models["mixed_float16"].get_layer("memory").cell.compute_dtype == "float16"
