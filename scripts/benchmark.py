@@ -9,7 +9,7 @@
     python scripts/benchmark.py --model=ntm --batch_sizes=32 --jit_compile=true --batch_splits=1,2
 
 Prints a Markdown table and writes ``<output_dir>/<name>.{csv,json,md}`` (and ``<name>_profile.md``). See
-``experiments/benchmark.py`` for how the numbers are taken (interleaved rounds, medians, per-process peak memory).
+``experiments/bench/runner.py`` for how the numbers are taken (interleaved rounds, medians, per-process peak memory).
 """
 
 import os
@@ -20,17 +20,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 
 from absl import app, flags
 
-from experiments import benchmark, configs  # light: TensorFlow is imported when the benchmark starts
+from experiments import configs
+from experiments.bench import cases as bench_cases  # light: TensorFlow is imported when the benchmark starts
+from experiments.bench import profiling, runner
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("model", ["ntm", "lstm"], f"Models to time, comma-separated ({', '.join(configs.MODELS)}).")
 flags.DEFINE_enum("task", "copy", configs.TASK_NAMES, "Task whose paper configuration and batches are used.")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes, comma-separated.")
 flags.DEFINE_list("jit_compile", ["true", "false"], "XLA settings to time: true, false or both (comma list).")
-flags.DEFINE_enum("sweep", "none", benchmark.SWEEPS,
-                  f"NTM sweeps at batch {benchmark.SWEEP_BATCH_SIZE} with XLA: memory (N = "
-                  f"{', '.join(map(str, benchmark.MEMORY_SWEEP))}) or length (copy length "
-                  f"{', '.join(map(str, benchmark.LENGTH_SWEEP))}).")
+flags.DEFINE_enum("sweep", "none", bench_cases.SWEEPS,
+                  f"NTM sweeps at batch {bench_cases.SWEEP_BATCH_SIZE} with XLA: memory (N = "
+                  f"{', '.join(map(str, bench_cases.MEMORY_SWEEP))}) or length (copy length "
+                  f"{', '.join(map(str, bench_cases.LENGTH_SWEEP))}).")
 flags.DEFINE_integer("steps", 30, "Timed steps per configuration.", lower_bound=1)
 flags.DEFINE_integer("warmup", 5, "Untimed warm-up steps per configuration (after compiling).", lower_bound=0)
 flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM and DNC (default: the paper configuration).",
@@ -71,11 +73,11 @@ def main(argv):
             raise ValueError(f"--batch_splits takes integers, got {','.join(FLAGS.batch_splits)}") from None
         if FLAGS.profile_steps and any(k > 1 for k in length_buckets):
             raise ValueError("--profile_steps traces one padded length: use it without --length_buckets")
-        cases = benchmark.make_cases(
+        cases = bench_cases.make_cases(
             models=FLAGS.model,
             task=FLAGS.task,
             batch_sizes=batch_sizes,
-            jit_compile=benchmark.parse_bools(FLAGS.jit_compile),
+            jit_compile=bench_cases.parse_bools(FLAGS.jit_compile),
             sweep=FLAGS.sweep,
             tiny=FLAGS.tiny,
             memory_size=FLAGS.memory_size,
@@ -86,12 +88,11 @@ def main(argv):
         )
     except ValueError as error:
         raise app.UsageError(str(error))
-    name = FLAGS.name or benchmark.default_name(FLAGS.task, FLAGS.model, FLAGS.sweep)
+    name = FLAGS.name or bench_cases.default_name(FLAGS.task, FLAGS.model, FLAGS.sweep)
     command = "python scripts/benchmark.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    benchmark.benchmark(cases, output_dir=FLAGS.output_dir, name=name, steps=FLAGS.steps, warmup=FLAGS.warmup,
-                        seed=FLAGS.seed, isolate_memory=FLAGS.isolate_memory,
-                        intra_op_threads=FLAGS.intra_op_threads, command=command.strip(),
-                        profile_steps=FLAGS.profile_steps)
+    runner.benchmark(cases, output_dir=FLAGS.output_dir, name=name, steps=FLAGS.steps, warmup=FLAGS.warmup,
+                     seed=FLAGS.seed, isolate_memory=FLAGS.isolate_memory, intra_op_threads=FLAGS.intra_op_threads,
+                     command=command.strip(), profile_steps=FLAGS.profile_steps, profiler=profiling.profile_cases)
     return 0
 
 

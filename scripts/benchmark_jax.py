@@ -6,7 +6,7 @@
     python scripts/benchmark_jax.py --model=ntm --tiny --max_length=3 --steps=3   # a smoke run
 
 Builds the model, optimizer and loss train.py would build for each configuration and times one jax.jit-compiled
-step (forward, gradient, update) on batches padded to the task's longest time (see experiments/jax_benchmark.py);
+step (forward, gradient, update) on batches padded to the task's longest time (see experiments/bench/jax_step.py);
 prints the devices and a Markdown table, and writes it to --output when given. scripts/benchmark.py times
 train.py's own (TensorFlow) step instead.
 """
@@ -18,17 +18,18 @@ os.environ.setdefault("KERAS_BACKEND", "jax")  # before Keras is imported
 
 from absl import app, flags
 
-from experiments import benchmark, configs  # light: Keras and JAX are imported after the flags are parsed
+from experiments import configs
+from experiments.bench import cases as bench_cases  # light: Keras and JAX are imported after the flags are parsed
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("model", ["ntm", "lstm"], f"Models to time, comma-separated ({', '.join(configs.MODELS)}).")
 flags.DEFINE_enum("task", "copy", configs.TASK_NAMES, "Task whose paper configuration and batches are used.")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes, comma-separated.")
 flags.DEFINE_list("precision", ["float32"], f"Keras dtype policies, comma-separated ({', '.join(configs.PRECISIONS)}).")
-flags.DEFINE_enum("sweep", "none", benchmark.SWEEPS,
-                  f"NTM sweeps at batch {benchmark.SWEEP_BATCH_SIZE}, as scripts/benchmark.py's: memory (N = "
-                  f"{', '.join(map(str, benchmark.MEMORY_SWEEP))}) or length (copy length "
-                  f"{', '.join(map(str, benchmark.LENGTH_SWEEP))}); --model and --batch_sizes are then ignored.")
+flags.DEFINE_enum("sweep", "none", bench_cases.SWEEPS,
+                  f"NTM sweeps at batch {bench_cases.SWEEP_BATCH_SIZE}, as scripts/benchmark.py's: memory (N = "
+                  f"{', '.join(map(str, bench_cases.MEMORY_SWEEP))}) or length (copy length "
+                  f"{', '.join(map(str, bench_cases.LENGTH_SWEEP))}); --model and --batch_sizes are then ignored.")
 flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM and DNC (default: the paper configuration).",
                      lower_bound=1)
 flags.DEFINE_integer("max_length", None, "Overrides the task's max_length (copy, repeat_copy).", lower_bound=1)
@@ -47,25 +48,26 @@ def main(argv):
                              "(scripts/benchmark.py times TensorFlow's)")
     try:
         batch_sizes = [int(b) for b in FLAGS.batch_sizes]
-        cases = benchmark.make_cases(models=FLAGS.model, task=FLAGS.task, batch_sizes=batch_sizes, jit_compile=[True],
-                                     tiny=FLAGS.tiny, memory_size=FLAGS.memory_size, max_length=FLAGS.max_length,
-                                     precision=FLAGS.precision, sweep=FLAGS.sweep)
+        cases = bench_cases.make_cases(models=FLAGS.model, task=FLAGS.task, batch_sizes=batch_sizes,
+                                       jit_compile=[True], tiny=FLAGS.tiny, memory_size=FLAGS.memory_size,
+                                       max_length=FLAGS.max_length, precision=FLAGS.precision, sweep=FLAGS.sweep)
     except ValueError as error:
         raise app.UsageError(str(error))
-    from experiments import jax_benchmark
+    from experiments import reports
+    from experiments.bench import jax_step, results
 
     rows = []
     for case in cases:
-        row = jax_benchmark.time_case(case, steps=FLAGS.steps, warmup=FLAGS.warmup, seed=FLAGS.seed)
+        row = jax_step.time_case(case, steps=FLAGS.steps, warmup=FLAGS.warmup, seed=FLAGS.seed)
         print(f"{case.label():40s} compile {row['compile_s']:6.1f} s  median {row['median_ms']:8.2f} ms  "
               f"loss {row['loss']:.4f}", flush=True)
         rows.append(row)
     command = "python scripts/benchmark_jax.py " + " ".join(sys.argv[1:])
-    report = (f"Devices: {jax_benchmark.describe_devices()}.\n\nCommand: `{command.strip()}`\n\n"
+    report = (f"Devices: {jax_step.describe_devices()}.\n\nCommand: `{command.strip()}`\n\n"
               f"Median and 10th/90th percentiles of {FLAGS.steps} timed steps per configuration after "
               f"{FLAGS.warmup} untimed ones, each until its loss is on the host.\n\n"
-              + jax_benchmark.markdown_table(rows))
-    ratios = jax_benchmark.markdown_ratios(jax_benchmark.sweep_ratios(rows) if FLAGS.sweep != "none" else [])
+              + reports.markdown_table(rows, jax_step.TABLE_COLUMNS, results.format_cell, results.LEFT_ALIGNED) + "\n")
+    ratios = jax_step.markdown_ratios(jax_step.sweep_ratios(rows) if FLAGS.sweep != "none" else [])
     if ratios:
         report += "\nCases timed one after another.\n\n" + ratios
     print("\n" + report)

@@ -85,19 +85,20 @@ def test_dnc_trains_and_round_trips_under_jax(tmp_path):
 JAX_STEP = """
 import numpy as np
 import tasks
-from experiments import benchmark, jax_benchmark
+from experiments.bench import jax_step
+from experiments.bench.cases import make_cases
 from experiments.models import build_model
 from experiments.optimizers import make_optimizer
 for precision in ("float32", "mixed_float16"):
-    case = benchmark.make_cases(models=["ntm"], batch_sizes=[4], jit_compile=[True], tiny=True, max_length=3,
-                                precision=[precision])[0]
+    case = make_cases(models=["ntm"], batch_sizes=[4], jit_compile=[True], tiny=True, max_length=3,
+                      precision=[precision])[0]
     config = case.config()
     task = tasks.get_task(config.task, **config.task_kwargs)
     model = build_model("ntm", task.input_size, task.output_size, precision, **config.model_kwargs)
     optimizer = make_optimizer(config)
     optimizer.build(model.trainable_variables)
-    step = jax_benchmark.make_step(model, optimizer)
-    state = jax_benchmark.initial_state(model, optimizer)
+    step = jax_step.make_step(model, optimizer)
+    state = jax_step.initial_state(model, optimizer)
     batch = task.sample(4, np.random.default_rng(0), pad_to=task.max_time())
     losses = []
     for _ in range(30):
@@ -129,13 +130,13 @@ def test_jax_training_step_lowers_the_loss_and_its_script_writes_a_table(tmp_pat
 
 
 def test_jax_sweep_ratios_compare_each_row_with_the_first_of_its_model_batch_and_precision():
-    from experiments import jax_benchmark
+    from experiments.bench import jax_step
 
     rows = [dict(model="ntm", batch_size=32, precision=precision, memory_size=n, time_steps=41, median_ms=ms)
             for precision, scale in (("float32", 1.0), ("mixed_float16", 2.0))
             for n, ms in ((128, 10.0 * scale), (1024, 30.0 * scale))]
-    ratios = jax_benchmark.sweep_ratios(rows)
+    ratios = jax_step.sweep_ratios(rows)
     assert ratios == [("N=1024, T=41 vs N=128, T=41: step time, float32", pytest.approx(3.0)),
                       ("N=1024, T=41 vs N=128, T=41: step time, mixed_float16", pytest.approx(3.0))]
-    assert "| N=1024, T=41 vs N=128, T=41: step time, float32 | 3.00 |" in jax_benchmark.markdown_ratios(ratios)
-    assert jax_benchmark.sweep_ratios(rows[:1]) == [] and jax_benchmark.markdown_ratios([]) == ""
+    assert "| N=1024, T=41 vs N=128, T=41: step time, float32 | 3.00 |" in jax_step.markdown_ratios(ratios)
+    assert jax_step.sweep_ratios(rows[:1]) == [] and jax_step.markdown_ratios([]) == ""

@@ -1,8 +1,9 @@
 """Where an XLA-compiled training step spends its time: per-kernel times from TensorFlow's profiler.
 
-``scripts/benchmark.py --profile_steps=K`` calls :func:`profile_cases` after timing: it builds and compiles each
-XLA case again (the timed ones are not kept) and traces ``K`` training steps with ``tf.profiler``, reads the trace (an ``XSpace`` protobuf, which also embeds the compiled HLO
-module) and sums the time of every kernel that XLA's CPU runtime ran, per training step. The HLO gives each kernel
+``scripts/benchmark.py --profile_steps=K`` passes :func:`profile_cases` to :func:`experiments.bench.runner.benchmark`,
+which calls it after timing: it builds and compiles each XLA case again (the timed ones are not kept) and traces
+``K`` training steps with ``tf.profiler``, reads the trace (an ``XSpace`` protobuf, which also embeds the compiled
+HLO module) and sums the time of every kernel that XLA's CPU runtime ran, per training step. The HLO gives each kernel
 its output shape and the TensorFlow op it came from, which sorts the kernels into groups:
 
 - ``stack push`` / ``stack pop``: copies of per-step intermediates onto the stacks the backward pass reads
@@ -12,8 +13,11 @@ its output shape and the TensorFlow op it came from, which sorts the kernels int
 - ``memory-sized``: any other kernel whose output is memory-shaped (ends in ``M, N`` or ``M * N``);
 - ``other forward`` / ``other backward``: the rest, by whether the op belongs to the gradient.
 
-Kernel times are summed over the profiler's threads (XLA runs independent kernels on both cores, so the total can
-exceed the step's wall time) and include the profiler's own overhead of about a microsecond per kernel.
+Kernel times are summed over the profiler's threads (XLA runs independent kernels on several cores at once, so the
+total can exceed the step's wall time) and include the profiler's own overhead per kernel. Times are in
+milliseconds per training step, microseconds per kernel call.
+
+TensorFlow is imported when a trace is taken or read, not by this module.
 """
 
 import collections
@@ -21,6 +25,9 @@ import dataclasses
 import glob
 import os
 import tempfile
+
+from experiments import reports
+from experiments.bench.runner import PreparedCase
 
 #: Kernel groups, in the order the report lists them.
 GROUPS = ("stack push", "stack pop", "matmul", "memory-sized", "other forward", "other backward")
@@ -132,8 +139,6 @@ def profile_cases(cases, steps=5, warmup=3, seed=0, printer=print):
     Raises:
         ValueError: a case with length buckets (its steps mix time lengths; profile one padded length).
     """
-    from experiments.benchmark import PreparedCase
-
     bucketed = [case.label() for case in cases if case.length_buckets > 1]
     if bucketed:
         raise ValueError(f"cannot profile cases with length buckets (their steps mix time lengths): {bucketed}")
@@ -152,7 +157,7 @@ def profile_cases(cases, steps=5, warmup=3, seed=0, printer=print):
 
 
 def profile_case(prepared, steps=5, logdir=None):
-    """Trace ``steps`` training steps of a compiled :class:`~experiments.benchmark.PreparedCase`; summarize them.
+    """Trace ``steps`` training steps of a compiled :class:`~experiments.bench.runner.PreparedCase`; summarize them.
 
     The trace goes to ``logdir``, or to a temporary directory removed afterwards.
     """
@@ -181,15 +186,42 @@ def _op(kernel):
     return ("grad: " if "gradient_tape" in kernel.op_name else "") + tail
 
 
+def _format_group(row, column):
+    """A cell of the group table: ms per step with two decimals, kernels per time step with one."""
+    if column == "ms":
+        return f"{row['ms']:.2f}"
+    if column == "per_time_step":
+        return f"{row['per_time_step']:.1f}"
+    return row[column]
+
+
+def _format_kernel(row, column):
+    """A cell of the kernel table: names in code font, the shape as ``M×N``, ms per step with two decimals, calls
+    per step without, microseconds per call with one."""
+    kernel = row["kernel"]
+    if column == "name":
+        return f"`{kernel.name}`"
+    if column == "shape":
+        return "×".join(map(str, kernel.shape))
+    if column == "op":
+        return f"`{_op(kernel)}`"
+    return {"group": "{}", "ms": "{:.2f}", "calls": "{:.0f}", "micros": "{:.1f}"}[column].format(row[column])
+
+
+#: The columns of the two tables of :func:`markdown_profile`: ``(key, title)``.
+GROUP_COLUMNS = (("group", "kernels"), ("ms", "ms per step"), ("per_time_step", "kernels per time step"))
+KERNEL_COLUMNS = (("name", "kernel"), ("group", "group"), ("shape", "output shape"), ("op", "from op"),
+                  ("ms", "ms per step"), ("calls", "calls per step"), ("micros", "µs per call"))
+
+
 def markdown_profile(label, groups, rows, top=15):
     """A Markdown section: the group totals, then the ``top`` slowest kernels."""
-    out = [f"#### {label}", "", "| kernels | ms per step | kernels per time step |", "|---|---:|---:|"]
-    for group in GROUPS:
-        ms, per_time_step = groups[group]
-        out.append(f"| {group} | {ms:.2f} | {per_time_step:.1f} |")
-    out += ["", "| kernel | group | output shape | from op | ms per step | calls per step | µs per call |",
-            "|---|---|---|---|---:|---:|---:|"]
-    for kernel, group, ms, calls, micros in rows[:top]:
-        shape = "×".join(map(str, kernel.shape))
-        out.append(f"| `{kernel.name}` | {group} | {shape} | `{_op(kernel)}` | {ms:.2f} | {calls:.0f} | {micros:.1f} |")
-    return "\n".join(out) + "\n"
+    group_rows = [{"group": group, "ms": groups[group][0], "per_time_step": groups[group][1]} for group in GROUPS]
+    kernel_rows = [dict(kernel=kernel, group=group, ms=ms, calls=calls, micros=micros)
+                   for kernel, group, ms, calls, micros in rows[:top]]
+    return "\n".join([
+        f"#### {label}", "",
+        reports.markdown_table(group_rows, GROUP_COLUMNS, _format_group, left_aligned=("group",)), "",
+        reports.markdown_table(kernel_rows, KERNEL_COLUMNS, _format_kernel,
+                               left_aligned=("name", "group", "shape", "op")),
+    ]) + "\n"

@@ -1,13 +1,14 @@
 """The training step timed under the JAX backend, for machines with JAX and no TensorFlow (the lent GPUs).
 
-:mod:`experiments.benchmark` times train.py's own step, which is TensorFlow's (``tf.function`` and XLA). The
+:mod:`experiments.bench.runner` times train.py's own step, which is TensorFlow's (``tf.function`` and XLA). The
 cells are written with ``keras.ops`` only, so a machine without TensorFlow still runs them under
-``KERAS_BACKEND=jax``: this module builds what train.py builds for a :class:`experiments.benchmark.Case` (the
+``KERAS_BACKEND=jax``: this module builds what train.py builds for a :class:`experiments.bench.cases.Case` (the
 model of :func:`experiments.models.build_model` under the case's dtype policy, the optimizer of
 :func:`experiments.optimizers.make_optimizer`, the loss of :func:`tasks.metrics.masked_sigmoid_cross_entropy`,
 scaled under ``mixed_float16``), and times one ``jax.jit``-compiled step of Keras' stateless API (forward pass,
 gradient, optimizer update) on batches drawn from the task and padded to its longest time, as
-``--length_buckets=1`` does. The whole batch is one program (no batch parts: they are a CPU measure).
+``--length_buckets=1`` does. The whole batch is one program (no batch parts: they spread a batch over CPU
+cores).
 
 Set ``KERAS_BACKEND=jax`` before Keras is first imported (``scripts/benchmark_jax.py`` does).
 """
@@ -20,15 +21,21 @@ import time
 import numpy as np
 
 import tasks
-from experiments import benchmark
-from experiments.benchmark import _percentile
+from experiments import reports
+from experiments.bench import results
+from experiments.bench.ratios import sweep_pairs
+from experiments.bench.runner import percentile
 from experiments.models import build_model
 from experiments.optimizers import make_optimizer
 from tasks.metrics import bit_errors_per_sequence, masked_sigmoid_cross_entropy
 
-#: Keys of :func:`time_case`'s rows that :func:`markdown_table` shows.
+#: Keys of :func:`time_case`'s rows that the table shows.
 COLUMNS = ("model", "batch_size", "memory_size", "precision", "time_steps", "parameters", "compile_s", "median_ms",
            "p10_ms", "p90_ms", "sequences_per_s")
+#: The table's ``(key, title)`` pairs, titled as ``scripts/benchmark.py``'s table
+#: (:data:`experiments.bench.results.TABLE_COLUMNS`); its cells are formatted by
+#: :func:`experiments.bench.results.format_cell`.
+TABLE_COLUMNS = tuple((c, title) for c, title in results.TABLE_COLUMNS if c in COLUMNS)
 
 
 def make_step(model, optimizer):
@@ -80,7 +87,7 @@ def time_case(case, steps=30, warmup=5, seed=0):
     import keras
 
     if keras.backend.backend() != "jax":
-        raise RuntimeError(f"experiments.jax_benchmark needs KERAS_BACKEND=jax, not {keras.backend.backend()!r}")
+        raise RuntimeError(f"experiments.bench.jax_step needs KERAS_BACKEND=jax, not {keras.backend.backend()!r}")
     config = case.config()
     task = tasks.get_task(config.task, **config.task_kwargs)
     keras.utils.set_random_seed(seed)
@@ -117,8 +124,8 @@ def time_case(case, steps=30, warmup=5, seed=0):
         "parameters": int(model.count_params()),
         "compile_s": compile_s,
         "median_ms": 1e3 * median,
-        "p10_ms": 1e3 * _percentile(times, 10),
-        "p90_ms": 1e3 * _percentile(times, 90),
+        "p10_ms": 1e3 * percentile(times, 10),
+        "p90_ms": 1e3 * percentile(times, 90),
         "sequences_per_s": case.batch_size / median,
         "loss": loss,
     }
@@ -127,20 +134,29 @@ def time_case(case, steps=30, warmup=5, seed=0):
 def sweep_ratios(rows):
     """For a sweep: each row's median step time over that of the first row of the same model, batch and precision.
 
-    Returns ``(description, ratio)`` pairs, described as :func:`experiments.benchmark.sweep_pairs` describes them,
-    e.g. ``("N=1024, T=41 vs N=128, T=41: step time", 3.1)``. The cases are timed one after another (not
+    Returns ``(description, ratio)`` pairs, described as :func:`experiments.bench.ratios.sweep_pairs` describes them,
+    e.g. ``("N=1024, T=41 vs N=128, T=41: step time", ratio)``. The cases are timed one after another (not
     interleaved as ``scripts/benchmark.py`` times them).
     """
     return [(description, rows[i]["median_ms"] / rows[j]["median_ms"])
-            for i, j, description in benchmark.sweep_pairs(rows, ("model", "batch_size", "precision"))]
+            for i, j, description in sweep_pairs(rows, ("model", "batch_size", "precision"))]
+
+
+#: Columns of :func:`markdown_ratios`' table: ``(key, title)``.
+RATIO_COLUMNS = (("description", "ratio"), ("ratio", "median / median"))
+
+
+def _format_ratio(row, column):
+    """A cell of the ratio table: the description as is, the ratio with two decimals."""
+    return row["description"] if column == "description" else f"{row[column]:.2f}"
 
 
 def markdown_ratios(ratios):
     """:func:`sweep_ratios` as a Markdown table (empty string for none)."""
     if not ratios:
         return ""
-    lines = ["| ratio | median / median |", "|---|---:|"] + [f"| {text} | {ratio:.2f} |" for text, ratio in ratios]
-    return "\n".join(lines) + "\n"
+    rows = [{"description": text, "ratio": ratio} for text, ratio in ratios]
+    return reports.markdown_table(rows, RATIO_COLUMNS, _format_ratio, left_aligned=("description",)) + "\n"
 
 
 def describe_devices():
@@ -151,8 +167,3 @@ def describe_devices():
     devices = ", ".join(sorted({f"{d.platform}:{getattr(d, 'device_kind', '?')}" for d in jax.devices()}))
     return (f"{len(jax.devices())} JAX device(s) ({devices}); JAX {jax.__version__}, Keras {keras.__version__} "
             f"(backend {keras.backend.backend()}), Python {platform.python_version()}")
-
-
-def markdown_table(rows):
-    """The rows as a Markdown table, one line per case, titled and formatted as ``scripts/benchmark.py``'s."""
-    return benchmark.markdown_table(rows, [(c, title) for c, title in benchmark.TABLE_COLUMNS if c in COLUMNS])
