@@ -21,6 +21,9 @@ would take steps about ten times smaller than the paper's.
 import dataclasses
 import json
 
+# The cells' own choices, offered by train.py as flags (ntm_cell.arguments imports nothing).
+from ntm_cell.arguments import INITIAL_WEIGHTINGS, MEMORY_INITS  # noqa: F401
+
 MODELS = ("ntm", "lstm", "dnc")
 #: Held-out bit errors per sequence below which a run counts as converged (the 2018 code's criterion).
 CONVERGED_BIT_ERRORS = 0.1
@@ -51,19 +54,16 @@ class ExperimentConfig:
         seed: seeds weights and the data stream.
         converged_learning_rate_factor: once the held-out error first falls below ``CONVERGED_BIT_ERRORS``,
             the learning rate is multiplied by this factor so that a converged model stays converged; 1.0 turns
-            it off. Adam at 1e-3 on a near-zero loss takes rare large normalised steps that throw a converged NTM
-            back to tens of bits per sequence. This drop alone made relapses rarer and smaller without ruling
-            them out (one copy seed trained to 15,000 steps rose to 1.2-4.2 bits at five single evaluations).
+            it off. Adam at 1e-3 on a near-zero loss takes rare large normalised steps that can throw a converged
+            NTM back to tens of bits per sequence (docs/results.md).
         converged_learning_rate_half_life: after convergence, halve the learning rate every this many steps
             (a smooth exponential decay, starting from the rate set by ``converged_learning_rate_factor``);
-            0 keeps it constant. With the default 2,000, three copy seeds trained to 15,000 steps never went
-            above 0.094 bits per sequence after converging (README, Results).
+            0 keeps it constant (docs/results.md compares the schedules).
         length_buckets: draw each batch from one of (at most) this many groups of the task's lengths (or item
             counts) and pad it to that group's longest time, instead of padding every batch to the task's
             longest (see ``tasks.Task.length_buckets``). Each sequence keeps its length distribution; the steps
-            spent on padding are saved, at the cost of one XLA compilation per group. 1 turns it off. With the
-            default 5, four copy seeds converged in a median 40,000 sequences instead of 73,600 without it, and a
-            batch-32 copy step takes 0.65 of the time (README, Performance).
+            spent on padding are saved, at the cost of one XLA compilation per group. 1 turns it off
+            (docs/results.md and docs/performance.md measure it).
         precision: the Keras dtype policy of the model, one of ``PRECISIONS``. ``"float32"`` (default) everywhere;
             ``"mixed_float16"`` (for GPUs with float16 units) and ``"mixed_bfloat16"`` compute the controller,
             interface and output layers and carry the states in 16 bits, with float32 weights, float32 memory
@@ -117,33 +117,10 @@ TASK_KWARGS = {
     "priority_sort": dict(bits=8, num_inputs=20, num_outputs=16),
 }
 
-NTM_KWARGS = dict(
-    controller_units=100,
-    memory_size=128,
-    memory_width=20,
-    read_heads=1,
-    write_heads=1,
-    shift_range=1,
-    controller="lstm",
-    memory_init="learned",
-    initial_weighting="focused",
-    clip_value=20.0,
-)
 
-# The DNC keeps deepmind/dnc's controller and heads but gets a 32 x 20 memory: their 16 x 16 default cannot hold a
-# copy sequence of 20 vectors (three seeds with 16 rows ended at 19-21 bit errors per sequence after 96k copy
-# sequences here), and the NTM's 128 rows make the DNC's N x N temporal links and allocation sort too slow on this
-# CPU (23 sequences per second at batch 32). 32 rows hold every training sequence of copy and associative recall.
-DNC_KWARGS = dict(
-    controller_units=64,
-    memory_size=32,
-    memory_width=20,
-    read_heads=4,
-    write_heads=1,
-    controller="lstm",
-    memory_init="learned",
-    clip_value=20.0,
-)
+# The DNC keeps deepmind/dnc's controller and heads with a 32 x 20 memory: 16 rows cannot hold a copy sequence of
+# 20 vectors, and 128 rows make its N x N temporal links slow to train on a CPU (docs/results.md, docs/performance.md).
+DNC_KWARGS = dict(memory_size=32, memory_width=20)
 
 LSTM_UNITS = {
     "copy": 256,
@@ -172,7 +149,7 @@ def default_config(task, model):
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if model == "ntm":
-        model_kwargs = dict(NTM_KWARGS, **NTM_TASK_OVERRIDES.get(task, {}))
+        model_kwargs = dict(NTM_TASK_OVERRIDES.get(task, {}))
     elif model == "dnc":
         model_kwargs = dict(DNC_KWARGS)
     else:

@@ -12,21 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments.configs import CONVERGED_BIT_ERRORS
-from experiments.events import scalar_events
-
-
-def eval_events(run_dir, tag="bit_errors/eval"):
-    """``(steps [K], values [K], wall_times [K])`` of one scalar, plus the run's first event time."""
-    points, first_time = {}, None
-    for event_tag, step, value, wall_time in scalar_events(run_dir):
-        if first_time is None or wall_time < first_time:
-            first_time = wall_time
-        if event_tag == tag:
-            points[step] = (value, wall_time)
-    steps = np.array(sorted(points), np.int64)
-    values = np.array([points[s][0] for s in steps])
-    times = np.array([points[s][1] for s in steps])
-    return steps, values, times, first_time
+from experiments.events import read_scalars
+from experiments import reports
 
 
 def convergence(run_dir, threshold=CONVERGED_BIT_ERRORS):
@@ -39,7 +26,11 @@ def convergence(run_dir, threshold=CONVERGED_BIT_ERRORS):
     """
     run_dir = Path(run_dir)
     batch_size = json.loads((run_dir / "config.json").read_text())["batch_size"]
-    steps, values, times, first_time = eval_events(run_dir)
+    scalars = read_scalars(run_dir)
+    if "bit_errors/eval" not in scalars:
+        raise ValueError(f"{run_dir} has no held-out evaluations yet")
+    steps, values, times = scalars["bit_errors/eval"]
+    first_time = min(float(scalar.wall_times.min()) for scalar in scalars.values())
     if len(steps) == 0:
         raise ValueError(f"{run_dir} has no held-out evaluations yet")
     summary = {
@@ -63,21 +54,28 @@ def convergence(run_dir, threshold=CONVERGED_BIT_ERRORS):
     return summary
 
 
+#: The columns of :func:`markdown_table`.
+TABLE_COLUMNS = (("run", "run"), ("steps", "steps"), ("final_bit_errors", "final bit errors"),
+                 ("converged_sequences", "converged (< 0.1) at sequences"), ("converged_seconds", "wall-clock"),
+                 ("worst_after", "worst after"))
+
+
+def _cell(summary, key):
+    value = summary[key]
+    if key in ("run", "steps"):
+        return str(value)
+    if key == "final_bit_errors":
+        return f"{value:.3f}"
+    if summary["converged_step"] is None:
+        return "not converged" if key == "converged_sequences" else "–"
+    if key == "converged_sequences":
+        return f"{value:,}"
+    return f"{value / 60:.1f} min" if key == "converged_seconds" else f"{value:.3f}"
+
+
 def markdown_table(summaries):
-    """One row per run."""
-    lines = [
-        "| run | steps | final bit errors | converged (< 0.1) at sequences | wall-clock | worst after |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for s in summaries:
-        if s["converged_step"] is None:
-            lines.append(f"| {s['run']} | {s['steps']} | {s['final_bit_errors']:.3f} | not converged | – | – |")
-        else:
-            lines.append(
-                f"| {s['run']} | {s['steps']} | {s['final_bit_errors']:.3f} | {s['converged_sequences']:,} | "
-                f"{s['converged_seconds'] / 60:.1f} min | {s['worst_after']:.3f} |"
-            )
-    return "\n".join(lines)
+    """One row per run: steps, final error, sequences and wall-clock to convergence, the worst error after."""
+    return reports.markdown_table(summaries, TABLE_COLUMNS, _cell, left_aligned=("run",))
 
 
 def median_convergence(summaries):

@@ -7,6 +7,9 @@ parsed with TensorBoard's own protobuf classes.
 
 import struct
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 
 from tensorboard.compat.proto import event_pb2
 from tensorboard.util import tensor_util
@@ -92,3 +95,28 @@ def scalar_events(run_dir):
                 else:
                     number = value.simple_value
                 yield value.tag, int(event.step), float(number), event.wall_time
+
+
+class Scalar(NamedTuple):
+    """One tag's values in a run directory, by step: ``steps`` int64 ``[K]`` (sorted), ``values`` and
+    ``wall_times`` float64 ``[K]`` (seconds since the epoch)."""
+
+    steps: np.ndarray
+    values: np.ndarray
+    wall_times: np.ndarray
+
+
+def read_scalars(run_dir):
+    """Every scalar of a run directory's event files: ``{tag: Scalar}``.
+
+    Where a resumed run wrote a step twice, the later file's value (and time) wins.
+    """
+    by_tag = {}
+    for tag, step, value, wall_time in scalar_events(run_dir):
+        by_tag.setdefault(tag, {})[step] = (value, wall_time)
+    scalars = {}
+    for tag, points in by_tag.items():
+        steps = np.array(sorted(points), np.int64)
+        scalars[tag] = Scalar(steps, np.array([points[s][0] for s in steps], np.float64),
+                              np.array([points[s][1] for s in steps], np.float64))
+    return scalars

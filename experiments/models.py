@@ -2,7 +2,7 @@
 
 import keras
 
-from ntm_cell import NTMCell
+from ntm_cell import DNCCell, NTMCell
 
 #: Name of the recurrent layer in every built model (``model.get_layer(RECURRENT_LAYER).cell.trace(x)``).
 RECURRENT_LAYER = "memory"
@@ -11,17 +11,16 @@ RECURRENT_LAYER = "memory"
 def build_ntm(input_size, output_size, dtype="float32", **cell_kwargs):
     """An NTM whose cell projects ``[h ; r]`` to ``output_size`` logits, under dtype policy ``dtype``.
 
-    The memory is carried as a ``[B, M, N]`` matrix (``memory_state_shape="matrix"``, faster under XLA on a
-    CPU) unless ``cell_kwargs`` say otherwise: these models never return the RNN's final state.
+    The cell carries its memory, read vectors and weightings between steps as matrices (the cell's internal
+    ``_matrix_states``; faster under XLA, docs/performance.md): these models never return the RNN's final state,
+    whose symbolic shapes Keras would give flat.
     """
-    cell_kwargs.setdefault("memory_state_shape", "matrix")
+    cell_kwargs.setdefault("_matrix_states", True)
     return _sequence_model(input_size, NTMCell(output_units=output_size, dtype=dtype, **cell_kwargs), "ntm", dtype)
 
 
 def build_dnc(input_size, output_size, dtype="float32", **cell_kwargs):
     """A DNC whose cell projects ``[h ; r]`` to ``output_size`` logits, under dtype policy ``dtype``."""
-    from ntm_cell import DNCCell  # the DNC lives in its own module; import it only when asked for
-
     return _sequence_model(input_size, DNCCell(output_units=output_size, dtype=dtype, **cell_kwargs), "dnc", dtype)
 
 
@@ -49,6 +48,15 @@ def _sequence_model(input_size, cell, name, dtype):
     inputs = keras.Input((None, input_size), name="inputs")
     recurrent = keras.layers.RNN(cell, return_sequences=True, name=RECURRENT_LAYER, dtype=dtype)
     return keras.Model(inputs, _float32_logits(recurrent(inputs), dtype), name=name)
+
+
+def memory_shape(model):
+    """``(M, N)``, the memory width and rows of a built model's memory cell, or ``None`` for the LSTM baseline."""
+    try:
+        cell = model.get_layer(RECURRENT_LAYER).cell
+    except ValueError:
+        return None
+    return cell.memory_width, cell.memory_size
 
 
 BUILDERS = {"ntm": build_ntm, "lstm": build_lstm, "dnc": build_dnc}

@@ -1,4 +1,7 @@
-"""The optimizers train.py uses, without TensorFlow (``experiments.jax_benchmark`` builds them under JAX)."""
+"""The optimizers train.py uses and its learning-rate schedule after convergence.
+
+Free of TensorFlow: ``experiments.bench.jax_step`` builds the same optimizers under JAX.
+"""
 
 import keras
 
@@ -39,3 +42,26 @@ def loss_scale(optimizer):
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return optimizer.dynamic_scale
     return 1.0
+
+
+def learning_rate_at(config, step, converged_at):
+    """The learning rate of ``config`` at ``step`` of a run that first converged at step ``converged_at``.
+
+    Before convergence (``converged_at == 0``) it is ``config.learning_rate``; from the convergence step on it is
+    that rate times ``config.converged_learning_rate_factor``, halved every
+    ``config.converged_learning_rate_half_life`` steps after convergence when that is positive.
+
+    Args:
+        config: an :class:`~experiments.configs.ExperimentConfig`.
+        step: the current step (>= ``converged_at``).
+        converged_at: the step of the first held-out evaluation under ``CONVERGED_BIT_ERRORS``; 0 if none yet.
+
+    Returns:
+        a Python float.
+    """
+    if converged_at <= 0:
+        return config.learning_rate
+    rate = config.learning_rate * config.converged_learning_rate_factor
+    if config.converged_learning_rate_half_life > 0:
+        rate *= 0.5 ** (max(step - converged_at, 0) / config.converged_learning_rate_half_life)
+    return rate

@@ -4,7 +4,7 @@
 
 A script calls :func:`define_run_flags` where it defines its own flags and ``flags.adopt_module_key_flags(run_flags)``
 so that its ``--help`` lists them; after parsing, :func:`given_path` and :func:`load_run` turn them into a
-:class:`~experiments.evaluation.LoadedRun`, raising ``app.UsageError`` (one clear line) for what the user got wrong.
+:class:`~experiments.runs.LoadedRun`, raising ``app.UsageError`` (one clear line) for what the user got wrong.
 
 Light to import, like :mod:`experiments.configs`: TensorFlow is imported by :func:`load_run` only.
 """
@@ -73,16 +73,16 @@ def given_path(flag_values=flags.FLAGS):
 
 
 def load_run(path, flag_values=flags.FLAGS):
-    """:func:`experiments.evaluation.load_run` of ``path`` with the ``--task`` and ``--task_kwargs`` given.
+    """:func:`experiments.runs.load_run` of ``path`` with the ``--task`` and ``--task_kwargs`` given.
 
     Raises:
         app.UsageError: nothing to load there, or what is there does not fit the task.
     """
-    from experiments import evaluation  # imports TensorFlow when it loads the model
+    from experiments import runs  # imports TensorFlow when it loads the model
 
     try:
         task_kwargs = json.loads(flag_values.task_kwargs) if flag_values.task_kwargs else None
-        return evaluation.load_run(path, task=flag_values.task, task_kwargs=task_kwargs)
+        return runs.load_run(path, task=flag_values.task, task_kwargs=task_kwargs)
     except FileNotFoundError as error:
         raise app.UsageError(str(error))
     except (ValueError, TypeError) as error:

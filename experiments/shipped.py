@@ -1,7 +1,7 @@
 """Trained models shipped with the package, so that ``evaluate.py`` and ``plot_heads.py`` work without training.
 
 ``experiments/trained_models/<task>_<model>.keras`` is a trained model; ``<task>_<model>.json`` beside it is the
-:class:`~experiments.configs.ExperimentConfig` it was trained with (so :func:`experiments.evaluation.load_run`
+:class:`~experiments.configs.ExperimentConfig` it was trained with (so :func:`experiments.runs.load_run`
 knows its task), and ``README.md`` there says which run each file came from.
 
     python scripts/evaluate.py --model_path=experiments/trained_models/copy_ntm.keras

@@ -22,7 +22,7 @@ def call_with_weights_read_once(model, inputs, training=True):
     step, so TensorFlow's gradient pushes a copy of every weight matrix the cell uses onto a stack at every
     step and pops it again in the backward loop. Read once before the call (``keras.StatelessScope`` maps
     each variable to that value), the weights are loop invariants that the gradient captures once. The
-    result is the same; the step is faster (README, Performance). The models here assign no variables
+    result is the same, and the step does less work (docs/performance.md). The models here assign no variables
     while they run; one that did would have the assignment lost, so that raises ``RuntimeError``.
     """
     values = [(variable, keras.ops.copy(variable)) for variable in model.weights]
@@ -38,10 +38,10 @@ def default_batch_splits(batch_size, jit_compile=True, model="ntm"):
     """How many parts ``train.py`` computes a batch's gradient in at once by default (``--batch_splits=0``).
 
     For the memory models (``"ntm"``, ``"dnc"``) with XLA: one part per thread TensorFlow may use
-    (:func:`intra_op_threads`), at most ``batch_size``. Otherwise 1 (README, Performance, measured at batch 32 on
-    2 cores): the LSTM baseline's large matrix products already use every core (two parts made its step 0.92x as
-    fast); without XLA, TensorFlow's own executor already spreads one step's ops over the cores (two steps at
-    once made the NTM's step about 1.5x slower); and with a GPU the device, not the CPU cores, does the work.
+    (:func:`~experiments.devices.intra_op_threads`), at most ``batch_size``. Otherwise 1: the LSTM baseline's
+    large matrix products already use every core; without XLA, TensorFlow's own executor already spreads one
+    step's ops over the cores; and with a GPU the device, not the CPU cores, does the work (docs/performance.md
+    has the measurements behind each choice).
     """
     if model == "lstm" or not jit_compile or tf.config.list_logical_devices("GPU"):
         return 1
@@ -63,9 +63,8 @@ def split_sizes(batch_size, parts):
 def call_by_signature(function):
     """``function`` (a ``tf.function``) called through its concrete function for each argument signature.
 
-    A ``tf.function`` matches every call's arguments against its traces before it runs one, which took longer
-    than the call itself with few time steps here: 0.52 ms for a compiled three-argument function with
-    ``reduce_retracing``, 0.19 ms through its concrete function (README, Performance). Looking up the concrete
+    A ``tf.function`` matches every call's arguments against its traces before it runs one, which can take
+    longer than a short compiled call itself (docs/performance.md). Looking up the concrete
     function by the arguments' nesting and their shapes and dtypes (tensors) or values (anything else) skips that
     matching; a new signature is traced and compiled on its first call, as ``function`` would.
     """
@@ -102,8 +101,8 @@ def make_train_step(model, optimizer, strategy, jit_compile, batch_splits=1):
     (:func:`split_sizes`) and computes their losses and gradients at the same time, each part's compiled program
     on a thread of its own, then applies the mean weighted by part size, which is the gradient of the whole
     batch's loss (the loss is a mean over sequences); loss and bit errors are averaged the same way. One XLA
-    program runs on one core at a time on a CPU, so a single program leaves the other cores idle: on the 2-core
-    machine of the README two parts made the batch-32 NTM step about 1.4 times faster (README, Performance).
+    program runs on one core at a time on a CPU, so a single program leaves the other cores idle (docs/performance.md
+    measures the gain).
     Each part needs a thread of TensorFlow's own: with ``--threads=1`` the parts run one after another. Without
     XLA, and for the LSTM baseline, it is slower (see :func:`default_batch_splits`).
 
@@ -162,15 +161,14 @@ def _split_batch_step(loss_and_gradients, apply_gradients, variables, parts, jit
     A batch of one sequence cannot be split: it goes to ``whole_batch_step`` (one program, update included).
 
     Each part's program returns its gradients as one flat vector, and the update program takes those: a compiled
-    call pays for every tensor it takes and returns (one flat vector instead of one tensor per variable made the
-    update call 1.3 times faster here).
+    call pays for every tensor it takes and returns, so one flat vector costs less than one tensor per variable.
     """
     pool = concurrent.futures.ThreadPoolExecutor(parts, thread_name_prefix="batch-part")
     shapes = [variable.shape for variable in variables]
     sizes = [int(np.prod(shape)) for shape in shapes]
 
     def part_gradients(inputs, targets, mask, start, size):
-        # The part is cut inside the compiled program: cutting it with eager ops took about 1 ms per step.
+        # The part is cut inside the compiled program, which is cheaper than cutting it with eager ops.
         piece = [tf.slice(t, tf.concat([[start], tf.zeros([len(t.shape) - 1], tf.int32)], axis=0),
                           [size] + [-1] * (len(t.shape) - 1)) for t in (inputs, targets, mask)]
         loss, errors, gradients = loss_and_gradients(*piece)

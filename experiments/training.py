@@ -1,14 +1,15 @@
-"""The training loop behind ``scripts/train.py``: XLA-compiled steps, TensorBoard, checkpoints, resume.
+"""The training loop behind ``scripts/train.py``: TensorBoard scalars, held-out evaluation, checkpoints, resume.
 
-A run lives in ``<logdir>/<task>/<model>/seed<k>/``:
+A run lives in ``<logdir>/<task>/<model>/seed<k>/`` (see :mod:`experiments.runs`):
 
 - ``config.json``: the :class:`~experiments.configs.ExperimentConfig`; a resumed run must match it.
 - ``events.out.tfevents.*``: TensorBoard scalars (see :data:`SCALARS`).
-- ``checkpoints/``: ``tf.train.CheckpointManager`` checkpoints of model, optimizer, step and curriculum level.
+- ``checkpoints/``: ``tf.train.CheckpointManager`` checkpoints of model, optimizer, step, curriculum level and
+  the step the run converged at.
 - ``model.keras``: the trained model, saved at the end.
 
-This module is TensorFlow-specific (``tf.data``, ``tf.summary``, ``tf.train.Checkpoint``, ``tf.distribute``);
-the cells themselves are backend-agnostic.
+The compiled steps are in :mod:`experiments.train_step`. This module is TensorFlow-specific (``tf.data``,
+``tf.summary``, ``tf.train.Checkpoint``, ``tf.distribute``); the cells themselves are backend-agnostic.
 """
 
 import dataclasses
@@ -21,11 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 import tasks
-from experiments.configs import CONVERGED_BIT_ERRORS, ExperimentConfig
+from experiments.configs import CONVERGED_BIT_ERRORS
 from experiments.curriculum import Curriculum
 from experiments.devices import get_strategy
 from experiments.models import build_model
-from experiments.optimizers import make_optimizer
+from experiments.optimizers import learning_rate_at, make_optimizer
+from experiments.runs import prepare_run_directory
 from experiments.train_step import default_batch_splits, make_eval_step, make_train_step
 
 #: Scalars written to TensorBoard, by tag.
@@ -45,12 +47,8 @@ SCALARS = (
 EVAL_STREAM = 2**40
 
 
-class ConfigMismatchError(ValueError):
-    """A run directory holds a run with another configuration."""
-
-
 class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss or the weights became NaN or infinite; the last good checkpoint is kept."""
 
 
 @dataclasses.dataclass
@@ -62,59 +60,266 @@ class TrainingResult:
     model_path: Path
 
 
-def run_directory(logdir, task, model, seed):
-    """``<logdir>/<task>/<model>/seed<seed>``: one directory per run, so TensorBoard compares them."""
-    return Path(logdir) / task / model / f"seed{seed}"
+@dataclasses.dataclass
+class _Run:
+    """What a checkpoint holds: the model, its optimizer and three counters."""
+
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    step: tf.Variable
+    level: tf.Variable  # curriculum level
+    converged_at: tf.Variable  # step of the first held-out evaluation under CONVERGED_BIT_ERRORS; 0: not yet
+    manager: tf.train.CheckpointManager
 
 
-def prepare_run_directory(run_dir, config):
-    """Create ``run_dir`` and its ``config.json``, or check that an existing run matches ``config``.
-
-    Raises:
-        ConfigMismatchError: the directory holds checkpoints of another configuration.
-    """
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        saved = ExperimentConfig.from_json(config_path.read_text())
-        if saved.identity() != config.identity():
-            differences = {
-                key: (saved.identity()[key], value)
-                for key, value in config.identity().items()
-                if saved.identity().get(key) != value
-            }
-            details = "; ".join(f"{k}: saved {old!r}, now {new!r}" for k, (old, new) in differences.items())
-            raise ConfigMismatchError(
-                f"{run_dir} holds a run with a different configuration ({details}). "
-                "Use another --logdir or --seed, or delete that directory to start over."
-            )
-    elif (run_dir / "checkpoints").exists():
-        raise ConfigMismatchError(f"{run_dir}/checkpoints exists but has no config.json; refusing to overwrite it")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(config.to_json())
-
-
-def learning_rate_at(config, step, converged_at):
-    """The learning rate of ``config`` at ``step`` of a run that first converged at step ``converged_at``.
-
-    Before convergence (``converged_at == 0``) it is ``config.learning_rate``; from the convergence step on it is
-    that rate times ``config.converged_learning_rate_factor``, halved every
-    ``config.converged_learning_rate_half_life`` steps after convergence when that is positive.
+def train(config, run_dir, steps=None, eval_every=100, checkpoint_every=1000, summary_every=10, eval_size=64,
+          jit_compile=True, strategy="default", virtual_cpus=0, stop_when_converged=False, printer=print,
+          batch_splits=0):
+    """Train (or resume training of) the run in ``run_dir`` up to ``steps`` steps.
 
     Args:
         config: an :class:`~experiments.configs.ExperimentConfig`.
-        step: the current step (>= ``converged_at``).
-        converged_at: the step of the first held-out evaluation under ``CONVERGED_BIT_ERRORS``; 0 if none yet.
+        run_dir: the run directory (:func:`experiments.runs.run_directory`).
+        steps: total steps, counting those done before a resume; default ``config.steps``.
+        eval_every, checkpoint_every, summary_every: steps between held-out evaluations (each prints a progress
+            line), between checkpoints, and between TensorBoard training scalars (means over those steps).
+        eval_size: sequences in the held-out batch.
+        jit_compile: compile the steps with XLA.
+        strategy, virtual_cpus: see :func:`experiments.devices.get_strategy`.
+        stop_when_converged: stop (checkpoint, save the model) at the first held-out evaluation under
+            ``CONVERGED_BIT_ERRORS`` bit errors per sequence.
+        printer: where progress lines go.
+        batch_splits: compute each batch's gradient in this many parts at once (0: the default of
+            :func:`~experiments.train_step.default_batch_splits`); the same gradient up to float rounding.
 
     Returns:
-        a Python float.
+        a :class:`TrainingResult`.
+
+    Raises:
+        experiments.runs.ConfigMismatchError: ``run_dir`` holds another configuration.
+        NonFiniteLossError: the loss or the weights became NaN or infinite (the last good checkpoint is kept).
     """
-    if converged_at <= 0:
-        return config.learning_rate
-    rate = config.learning_rate * config.converged_learning_rate_factor
-    if config.converged_learning_rate_half_life > 0:
-        rate *= 0.5 ** (max(step - converged_at, 0) / config.converged_learning_rate_half_life)
-    return rate
+    steps = config.steps if steps is None else steps
+    run_dir = Path(run_dir)
+    prepare_run_directory(run_dir, config)
+    distribution = get_strategy(strategy, virtual_cpus)
+    keras.utils.set_random_seed(config.seed)
+    task = tasks.get_task(config.task, **config.task_kwargs)
+    curriculum = Curriculum(config.curriculum, task.ranges)
+    run = _build_run(config, task, distribution, run_dir)
+    resumed_from = _restore_latest(run, printer)
+    if distribution.num_replicas_in_sync > 1:
+        batch_splits = batch_splits or 1
+    batch_splits = batch_splits or default_batch_splits(config.batch_size, jit_compile, config.model)
+    train_step = make_train_step(run.model, run.optimizer, distribution, jit_compile, batch_splits)
+    evaluation = _HeldOut(run.model, task, config.seed, eval_size, jit_compile, run_dir)
+    step, level = resumed_from, int(run.level.numpy())
+    stream = _batches(task, config, distribution, step, curriculum.ranges(level))
+    means, progress = _Means(), _Progress(printer, config.batch_size, resumed_from, curriculum.final_level)
+    printer(f"Training {config.model} on {config.task} (seed {config.seed}) in {run_dir}: "
+            f"{run.model.count_params():,} parameters, batch {config.batch_size}"
+            + (f" (in {batch_splits} parts at once)" if batch_splits > 1 else "") + f", steps {step} -> {steps}")
+    while step < steps:
+        loss, errors, norm = _checked_step(train_step, next(stream), step, run.manager)
+        step += 1
+        run.step.assign(step)
+        means.add(loss, errors, norm)
+        if step % summary_every == 0 or step == steps:
+            _write_training_scalars(evaluation.writer, step, means, run.optimizer, config.batch_size, level)
+        if step % eval_every == 0 or step == steps:
+            eval_errors = evaluation.run(step)
+            progress.line(step, steps, loss, errors, eval_errors, level)
+            if _note_convergence(run, config, step, eval_errors, printer) and stop_when_converged:
+                steps = step
+            _schedule_learning_rate(run, config, step)
+            new_level = curriculum.next_level(level, means.take_evaluation_window())
+            if new_level != level:
+                level = _set_level(run, curriculum, new_level, printer)
+                stream = _batches(task, config, distribution, step, curriculum.ranges(level))
+        if step % checkpoint_every == 0 or step == steps:
+            _check_weights_finite(run.model, step, run.manager)
+            run.manager.save(checkpoint_number=step)
+    return _finish(run, evaluation, run_dir, step, resumed_from, printer)
+
+
+def _build_run(config, task, distribution, run_dir):
+    """A new model, optimizer (built, so that a checkpoint restores its slots) and counters, with their manager."""
+    with distribution.scope():
+        model = build_model(config.model, task.input_size, task.output_size, config.precision,
+                            **config.model_kwargs)
+        optimizer = make_optimizer(config)
+        optimizer.build(model.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        level = tf.Variable(0, dtype=tf.int64, trainable=False, name="curriculum_level")
+        converged_at = tf.Variable(0, dtype=tf.int64, trainable=False, name="converged_at_step")
+    checkpoint = tf.train.Checkpoint(
+        model=model, optimizer=optimizer, step=step, curriculum_level=level, converged_at=converged_at
+    )
+    manager = tf.train.CheckpointManager(checkpoint, str(Path(run_dir) / "checkpoints"), max_to_keep=3)
+    return _Run(model, optimizer, step, level, converged_at, manager)
+
+
+def _restore_latest(run, printer):
+    """Restore the newest checkpoint, if any; returns the step it was written at (0 for a new run)."""
+    if not run.manager.latest_checkpoint:
+        return 0
+    run.manager.checkpoint.restore(run.manager.latest_checkpoint).assert_existing_objects_matched()
+    printer(f"Resumed from {run.manager.latest_checkpoint} at step {int(run.step.numpy())}.")
+    return int(run.step.numpy())
+
+
+class _HeldOut:
+    """The fixed held-out batch, its compiled evaluation and the run's TensorBoard writer."""
+
+    def __init__(self, model, task, seed, size, jit_compile, run_dir):
+        self.step_function = make_eval_step(model, jit_compile)
+        # Padded to the task's longest sequence: one shape, one compilation.
+        self.batch = task.sample(size, tasks.batch_rng(seed, EVAL_STREAM), pad_to=task.max_time())
+        self.writer = tf.summary.create_file_writer(str(run_dir))
+        self.last_errors = float("nan")
+
+    def run(self, step):
+        """Loss and bit errors on the held-out batch, written to TensorBoard; returns the bit errors per sequence."""
+        eval_loss, self.last_errors = (float(v) for v in self.step_function(*self.batch))
+        with self.writer.as_default(step=step):
+            tf.summary.scalar("loss/eval", eval_loss)
+            tf.summary.scalar("bit_errors/eval", self.last_errors)
+        self.writer.flush()
+        return self.last_errors
+
+
+def _finish(run, evaluation, run_dir, step, resumed_from, printer):
+    """Save ``model.keras`` and say so; the held-out error is the last evaluation's (one is run if none was)."""
+    evaluation.writer.flush()
+    eval_errors = evaluation.last_errors
+    if math.isnan(eval_errors):
+        _, eval_errors = (float(v) for v in evaluation.step_function(*evaluation.batch))
+    model_path = run_dir / "model.keras"
+    run.model.save(model_path)
+    printer(f"Saved {model_path} (held-out bit errors per sequence {eval_errors:.3f}).")
+    return TrainingResult(run_dir, step, resumed_from, eval_errors, model_path)
+
+
+def _batches(task, config, distribution, start, ranges):
+    """An iterator over the run's training batches from batch number ``start`` on, drawn from ``ranges``.
+
+    With several length buckets each batch is padded to its bucket's longest sequence; with one, to the task's
+    longest, so every batch has one shape.
+    """
+    bucketed = len(task.length_buckets(config.length_buckets, **ranges)) > 1
+    dataset = task.dataset(config.batch_size, config.seed, pad_to=None if bucketed else task.max_time(),
+                           skip_batches=start, length_buckets=config.length_buckets, **ranges)
+    if distribution.num_replicas_in_sync > 1:
+        dataset = distribution.experimental_distribute_dataset(dataset)
+    return iter(dataset)
+
+
+def _checked_step(train_step, batch, step, manager):
+    """One training step on ``batch``: ``(loss, bit_errors, grad_norm)`` as floats.
+
+    Raises:
+        NonFiniteLossError: the loss is NaN or infinite.
+    """
+    loss, errors, norm = (float(v) for v in train_step(*batch))
+    if not math.isfinite(loss):
+        latest = manager.latest_checkpoint or "none (no checkpoint was written yet)"
+        raise NonFiniteLossError(
+            f"the training loss became {loss} at step {step + 1}; stopping. Last good checkpoint: {latest}"
+        )
+    return loss, errors, norm
+
+
+class _Means:
+    """Means of the training scalars since the last summary, and of the bit errors since the last evaluation."""
+
+    def __init__(self):
+        self.summary = {"loss": 0.0, "errors": 0.0, "norm": 0.0, "count": 0}
+        self.summary_start = time.perf_counter()
+        self.evaluation_errors, self.evaluation_count = 0.0, 0
+
+    def add(self, loss, errors, norm):
+        for key, value in (("loss", loss), ("errors", errors), ("norm", norm), ("count", 1)):
+            self.summary[key] += value
+        self.evaluation_errors += errors
+        self.evaluation_count += 1
+
+    def take_summary(self):
+        """``(mean loss, mean bit errors, mean gradient norm, steps, seconds)`` since the last call; restarts."""
+        totals, seconds = self.summary, time.perf_counter() - self.summary_start
+        count = totals["count"]
+        self.summary = {"loss": 0.0, "errors": 0.0, "norm": 0.0, "count": 0}
+        self.summary_start = time.perf_counter()
+        return totals["loss"] / count, totals["errors"] / count, totals["norm"] / count, count, seconds
+
+    def take_evaluation_window(self):
+        """Mean training bit errors since the last call (what the curriculum judges); restarts."""
+        mean = self.evaluation_errors / max(self.evaluation_count, 1)
+        self.evaluation_errors, self.evaluation_count = 0.0, 0
+        return mean
+
+
+def _write_training_scalars(writer, step, means, optimizer, batch_size, level):
+    loss, errors, norm, count, seconds = means.take_summary()
+    with writer.as_default(step=step):
+        tf.summary.scalar("loss/train", loss)
+        tf.summary.scalar("bit_errors/train", errors)
+        tf.summary.scalar("grad_norm", norm)
+        tf.summary.scalar("learning_rate", float(optimizer.learning_rate.numpy()))
+        tf.summary.scalar("sequences_seen", step * batch_size)
+        tf.summary.scalar("sequences_per_second", count * batch_size / max(seconds, 1e-9))
+        tf.summary.scalar("curriculum_level", level)
+
+
+def _note_convergence(run, config, step, eval_errors, printer):
+    """At the first held-out evaluation under ``CONVERGED_BIT_ERRORS``: record the step, say so, return True."""
+    if eval_errors >= CONVERGED_BIT_ERRORS or int(run.converged_at.numpy()):
+        return False
+    run.converged_at.assign(step)
+    message = f"converged (held-out < {CONVERGED_BIT_ERRORS} bits per sequence) at step {step}"
+    if config.converged_learning_rate_factor != 1.0 or config.converged_learning_rate_half_life:
+        message += f"; learning rate now {learning_rate_at(config, step, step):.2g}"
+        if config.converged_learning_rate_half_life:
+            message += f", halving every {config.converged_learning_rate_half_life} steps"
+    printer(message)
+    return True
+
+
+def _schedule_learning_rate(run, config, step):
+    """After convergence, the rate of :func:`~experiments.optimizers.learning_rate_at`; before, unchanged."""
+    converged_at = int(run.converged_at.numpy())
+    if converged_at:
+        run.optimizer.learning_rate.assign(learning_rate_at(config, step, converged_at))
+
+
+def _set_level(run, curriculum, level, printer):
+    run.level.assign(level)
+    printer(f"curriculum: level {level}/{curriculum.final_level}, {curriculum.ranges(level)}")
+    return level
+
+
+class _Progress:
+    """Progress lines: the rate since the start, and the time left estimated from the steps since the previous
+    line (the first line includes the XLA compilations, so it gives no estimate: "eta ?")."""
+
+    def __init__(self, printer, batch_size, resumed_from, final_level):
+        self.printer, self.batch_size, self.resumed_from, self.final_level = printer, batch_size, resumed_from, final_level
+        self.started = time.perf_counter()
+        self.previous_time, self.previous_step = None, resumed_from
+
+    def line(self, step, steps, loss, errors, eval_errors, level):
+        now = time.perf_counter()
+        seconds = now - self.started
+        rate = (step - self.resumed_from) * self.batch_size / max(seconds, 1e-9)
+        remaining = float("nan")
+        if self.previous_time is not None:
+            remaining = (steps - step) * (now - self.previous_time) / max(step - self.previous_step, 1)
+        self.previous_time, self.previous_step = now, step
+        self.printer(
+            f"step {step:>6}/{steps}  loss {loss:8.4f}  bit errors/seq train {errors:7.3f}  "
+            f"eval {eval_errors:7.3f}  {rate:6.0f} seq/s  elapsed {_format_duration(seconds)}  "
+            f"eta {_format_duration(remaining)}"
+            + (f"  curriculum {level}/{self.final_level}" if self.final_level else "")
+        )
 
 
 def _check_weights_finite(model, step, manager):
@@ -130,195 +335,3 @@ def _format_duration(seconds):
     minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
-
-
-def train(
-    config,
-    run_dir,
-    steps=None,
-    eval_every=100,
-    checkpoint_every=1000,
-    summary_every=10,
-    eval_size=64,
-    jit_compile=True,
-    strategy="default",
-    virtual_cpus=0,
-    stop_when_converged=False,
-    printer=print,
-    batch_splits=0,
-):
-    """Train (or resume training of) the run in ``run_dir`` up to ``steps`` steps.
-
-    Args:
-        config: an :class:`~experiments.configs.ExperimentConfig`.
-        run_dir: the run directory (see :func:`run_directory`).
-        steps: total number of steps, counting steps done before a resume; default ``config.steps``.
-        eval_every: steps between evaluations on a fixed held-out batch (and progress lines).
-        checkpoint_every: steps between checkpoints.
-        summary_every: steps between TensorBoard training scalars (means over those steps).
-        eval_size: sequences in the held-out batch.
-        jit_compile: compile the steps with XLA.
-        strategy: ``"default"`` or ``"mirrored"``.
-        virtual_cpus: split the CPU into this many logical devices first (0: do not).
-        stop_when_converged: stop (checkpoint and save the model) at the first evaluation under
-            ``CONVERGED_BIT_ERRORS`` bit errors per sequence, instead of going on to ``steps``.
-        printer: where progress lines go.
-        batch_splits: compute each batch's gradient in this many parts at once (see :func:`make_train_step`);
-            0: :func:`default_batch_splits`. Only how the work is spread over the cores: the gradient is the
-            same up to float rounding, and a run may be resumed with another value.
-
-    Returns:
-        a :class:`TrainingResult`.
-
-    Raises:
-        ConfigMismatchError: ``run_dir`` holds another configuration.
-        NonFiniteLossError: the loss became NaN or infinite (the last good checkpoint is kept).
-    """
-    steps = config.steps if steps is None else steps
-    run_dir = Path(run_dir)
-    prepare_run_directory(run_dir, config)
-    distribution = get_strategy(strategy, virtual_cpus)
-    keras.utils.set_random_seed(config.seed)
-
-    task = tasks.get_task(config.task, **config.task_kwargs)
-    curriculum = Curriculum(config.curriculum, task.ranges)
-    pad_to = task.max_time()  # fixed shapes: one XLA compilation for the whole run (one per length bucket)
-
-    with distribution.scope():
-        model = build_model(config.model, task.input_size, task.output_size, config.precision,
-                            **config.model_kwargs)
-        optimizer = make_optimizer(config)
-        optimizer.build(model.trainable_variables)
-        step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        level = tf.Variable(0, dtype=tf.int64, trainable=False, name="curriculum_level")
-        converged_at = tf.Variable(0, dtype=tf.int64, trainable=False, name="converged_at_step")
-    checkpoint = tf.train.Checkpoint(
-        model=model, optimizer=optimizer, step=step_counter, curriculum_level=level, converged_at=converged_at
-    )
-    manager = tf.train.CheckpointManager(checkpoint, str(run_dir / "checkpoints"), max_to_keep=3)
-    resumed_from = 0
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        resumed_from = int(step_counter.numpy())
-        printer(f"Resumed from {manager.latest_checkpoint} at step {resumed_from}.")
-
-    if distribution.num_replicas_in_sync > 1:
-        batch_splits = batch_splits or 1
-    batch_splits = batch_splits or default_batch_splits(config.batch_size, jit_compile, config.model)
-    train_step = make_train_step(model, optimizer, distribution, jit_compile, batch_splits)
-    eval_step = make_eval_step(model, jit_compile)
-    eval_batch = task.sample(eval_size, tasks.batch_rng(config.seed, EVAL_STREAM), pad_to=pad_to)
-    writer = tf.summary.create_file_writer(str(run_dir))
-
-    def batches(start, current_level):
-        ranges = curriculum.ranges(current_level)
-        bucketed = len(task.length_buckets(config.length_buckets, **ranges)) > 1
-        dataset = task.dataset(config.batch_size, config.seed, pad_to=None if bucketed else pad_to,
-                               skip_batches=start, length_buckets=config.length_buckets, **ranges)
-        if distribution.num_replicas_in_sync > 1:
-            dataset = distribution.experimental_distribute_dataset(dataset)
-        return iter(dataset)
-
-    step = resumed_from
-    current_level = int(level.numpy())
-    stream = batches(step, current_level)
-    totals = {"loss": 0.0, "errors": 0.0, "norm": 0.0, "count": 0}
-    window_errors, window_count = 0.0, 0
-    eval_errors = float("nan")
-    started, window_start, window_steps = time.perf_counter(), time.perf_counter(), 0
-    # The time left is estimated from the steps since the previous progress line, not from the start: the first
-    # steps include XLA compilations (one per length bucket), so the first line gives none ("eta ?").
-    progress_time, progress_step = None, step
-    printer(
-        f"Training {config.model} on {config.task} (seed {config.seed}) in {run_dir}: "
-        f"{model.count_params():,} parameters, batch {config.batch_size}"
-        + (f" (in {batch_splits} parts at once)" if batch_splits > 1 else "")
-        + f", steps {step} -> {steps}"
-    )
-
-    while step < steps:
-        inputs, targets, mask = next(stream)
-        loss, errors, norm = (float(v) for v in train_step(inputs, targets, mask))
-        if not math.isfinite(loss):
-            latest = manager.latest_checkpoint or "none (no checkpoint was written yet)"
-            raise NonFiniteLossError(
-                f"the training loss became {loss} at step {step + 1}; stopping. Last good checkpoint: {latest}"
-            )
-        step += 1
-        step_counter.assign(step)
-        window_steps += 1
-        totals["loss"] += loss
-        totals["errors"] += errors
-        totals["norm"] += norm
-        totals["count"] += 1
-        window_errors += errors
-        window_count += 1
-
-        if step % summary_every == 0 or step == steps:
-            elapsed = time.perf_counter() - window_start
-            speed = window_steps * config.batch_size / max(elapsed, 1e-9)
-            with writer.as_default(step=step):
-                tf.summary.scalar("loss/train", totals["loss"] / totals["count"])
-                tf.summary.scalar("bit_errors/train", totals["errors"] / totals["count"])
-                tf.summary.scalar("grad_norm", totals["norm"] / totals["count"])
-                tf.summary.scalar("learning_rate", float(optimizer.learning_rate.numpy()))
-                tf.summary.scalar("sequences_seen", step * config.batch_size)
-                tf.summary.scalar("sequences_per_second", speed)
-                tf.summary.scalar("curriculum_level", current_level)
-            totals = {"loss": 0.0, "errors": 0.0, "norm": 0.0, "count": 0}
-            window_start, window_steps = time.perf_counter(), 0
-
-        if step % eval_every == 0 or step == steps:
-            eval_loss, eval_errors = (float(v) for v in eval_step(*eval_batch))
-            with writer.as_default(step=step):
-                tf.summary.scalar("loss/eval", eval_loss)
-                tf.summary.scalar("bit_errors/eval", eval_errors)
-            writer.flush()
-            now = time.perf_counter()
-            seconds = now - started
-            rate = (step - resumed_from) * config.batch_size / max(seconds, 1e-9)
-            remaining = float("nan")  # on the first line: see progress_time above
-            if progress_time is not None:
-                remaining = (steps - step) * (now - progress_time) / max(step - progress_step, 1)
-            progress_time, progress_step = now, step
-            printer(
-                f"step {step:>6}/{steps}  loss {loss:8.4f}  bit errors/seq train {errors:7.3f}  "
-                f"eval {eval_errors:7.3f}  {rate:6.0f} seq/s  elapsed {_format_duration(seconds)}  "
-                f"eta {_format_duration(remaining)}"
-                + (f"  curriculum {current_level}/{curriculum.final_level}" if curriculum.final_level else "")
-            )
-            converged_step = int(converged_at.numpy())
-            if eval_errors < CONVERGED_BIT_ERRORS and converged_step == 0:
-                converged_step = step
-                converged_at.assign(step)
-                message = f"converged (held-out < {CONVERGED_BIT_ERRORS} bits per sequence) at step {step}"
-                if config.converged_learning_rate_factor != 1.0 or config.converged_learning_rate_half_life:
-                    message += f"; learning rate now {learning_rate_at(config, step, step):.2g}"
-                    if config.converged_learning_rate_half_life:
-                        message += f", halving every {config.converged_learning_rate_half_life} steps"
-                printer(message)
-                if stop_when_converged:
-                    steps = step
-            if converged_step:
-                optimizer.learning_rate.assign(learning_rate_at(config, step, converged_step))
-            new_level = curriculum.next_level(current_level, window_errors / max(window_count, 1))
-            window_errors, window_count = 0.0, 0
-            if new_level != current_level:
-                current_level = new_level
-                level.assign(current_level)
-                stream = batches(step, current_level)
-                printer(f"curriculum: level {current_level}/{curriculum.final_level}, {curriculum.ranges(current_level)}")
-
-        if step % checkpoint_every == 0 or step == steps:
-            _check_weights_finite(model, step, manager)
-            manager.save(checkpoint_number=step)
-
-    writer.flush()
-    if math.isnan(eval_errors):
-        _, eval_errors = (float(v) for v in eval_step(*eval_batch))
-    model_path = run_dir / "model.keras"
-    model.save(model_path)
-    printer(f"Saved {model_path} (held-out bit errors per sequence {eval_errors:.3f}).")
-    return TrainingResult(run_dir, step, resumed_from, eval_errors, model_path)
-
-

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from ntm_cell import addressing, dnc_addressing
+from ntm_cell import addressing, dnc_addressing, fast_addressing
 from ntm_cell.memory_cell import MEMORY_DTYPE, MemoryCell, clip, split_heads
 
 
@@ -36,7 +36,7 @@ class DNCCell(MemoryCell):
        used locations (allocation gate), scaled by its write gate; several write heads
        allocate one after another, each avoiding what the earlier ones took.
     5. The write heads erase and add, one after another in head order
-       (:func:`ntm_cell.addressing.write`, shared with the NTM), giving ``M_t``. With one
+       (:func:`ntm_cell.fast_addressing.fast_write`, shared with the NTM), giving ``M_t``. With one
        write head this is the paper's write; with several, a later head's erase also
        acts on what an earlier head added in the same step (DeepMind's code instead
        applies all erasures before all additions). Then the precedence weightings and
@@ -85,25 +85,11 @@ class DNCCell(MemoryCell):
     model = keras.Sequential([keras.Input((None, 9)), keras.layers.RNN(cell, return_sequences=True)])
     ```
 
-    Args:
-        controller_units: width of the controller.
-        memory_size: number of memory rows ``N``.
-        memory_width: width of a memory row ``M``.
-        read_heads: number of read heads ``R`` (>= 1).
-        write_heads: number of write heads ``W`` (>= 1).
-        controller: ``"lstm"`` or ``"dense"`` (feed-forward, tanh).
-        memory_init: ``"learned"``, ``"constant"`` or ``"random"``.
-        clip_value: interface and output values are clipped to this (``None``: no clip).
-        output_units: ``None`` or the width of a clipped linear output layer.
-        controller_layers: how many controller layers of ``controller_units`` are stacked.
-        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+    Args: those of :class:`~ntm_cell.memory_cell.MemoryCell` (``controller_units``, ``memory_size``,
+    ``memory_width``, ``read_heads``, ``write_heads``, ``controller``, ``memory_init``, ``clip_value``,
+    ``output_units``, ``controller_layers``, ``**kwargs``), with deepmind/dnc's defaults.
 
-    Call arguments:
-        inputs: ``[B, input_size]`` one time step.
-        states: the list described above.
-
-    Returns:
-        ``(output, new_states)`` with ``output`` ``[B, output_size]``.
+    Calling it: as :class:`~ntm_cell.memory_cell.MemoryCell`, with the state list described above.
     """
 
     def __init__(
@@ -242,7 +228,7 @@ class DNCCell(MemoryCell):
         write_weights = dnc_addressing.mix_write_weights(
             write_content, allocation, interface["allocation_gates"], interface["write_gates"]
         )
-        memory = addressing.write(
+        memory = fast_addressing.fast_write(
             state["memory"], write_weights, interface["erase"], interface["write_vectors"]
         )
 

@@ -1,6 +1,6 @@
 """How an external-memory cell starts a sequence: shared by ``NTMCell`` and ``DNCCell``.
 
-Three schemes for the initial memory, after Collier & Beel (2018), "Implementing Neural
+Three schemes (:data:`ntm_cell.arguments.MEMORY_INITS`) for the initial memory, after Collier & Beel (2018), "Implementing Neural
 Turing Machines":
 
 - ``"learned"``: the memory is ``tanh`` of a trainable ``[N, M]`` matrix, learned by
@@ -16,43 +16,8 @@ Whatever the memory scheme, the cells learn their initial read vectors and head 
 
 from keras import initializers, ops
 
-MEMORY_INITS = ("learned", "constant", "random")
-
 #: The value every memory entry starts at under ``memory_init="constant"``.
 CONSTANT_MEMORY_VALUE = 1e-6
-
-
-def check_choice(name, value, choices):
-    """Raise ``ValueError`` naming the argument unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f"`{name}` must be one of {', '.join(map(repr, choices))}; got {value!r}")
-
-
-def check_int(name, value, minimum):
-    """Raise ``ValueError`` naming the argument unless ``value`` is an int ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}")
-
-
-def check_clip_value(clip_value):
-    """``clip_value`` is ``None`` (no clipping) or a positive number."""
-    if clip_value is not None and (isinstance(clip_value, bool) or not clip_value > 0):
-        raise ValueError(f"`clip_value` must be a positive number or None; got {clip_value!r}")
-
-
-def check_step_input_shape(cell_name, input_shape):
-    """A cell's ``build`` receives ``(batch, features)``; anything else is a user error.
-
-    ``keras.layers.RNN`` passes the shape of one time step, so an RNN input of rank other
-    than 3 (``[batch, time, features]``) arrives here with the wrong rank.
-    """
-    shape = tuple(input_shape)
-    if len(shape) != 2 or shape[-1] is None:
-        raise ValueError(
-            f"{cell_name} expects inputs of shape [batch, time, features] (one step: "
-            f"[batch, features] with known features); got a step input of shape {shape}"
-        )
-    return shape[-1]
 
 
 def add_memory_weight(layer, memory_init, memory_size, memory_width):

@@ -33,18 +33,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from ntm_cell.initial_state import (
+from ntm_cell.arguments import (
+    CONTROLLERS,
     MEMORY_INITS,
-    add_memory_weight,
     check_choice,
     check_clip_value,
     check_int,
     check_step_input_shape,
-    initial_memory,
-    tile_batch,
 )
+from ntm_cell.initial_state import add_memory_weight, initial_memory, tile_batch
 
-CONTROLLERS = ("lstm", "dense")
 #: The dtype of the memory side of the step under every dtype policy (see the module docstring).
 MEMORY_DTYPE = "float32"
 
@@ -84,9 +82,28 @@ class MemoryCell(keras.layers.Layer):
     """Base of the external-memory RNN cells: controller, interface and output layers.
 
     Not a cell on its own (see the module docstring for what a subclass adds). The
-    constructor checks and stores the arguments both cells take, as documented in
-    :class:`~ntm_cell.NTMCell` and :class:`~ntm_cell.DNCCell`; a bad one raises
+    constructor checks and stores the arguments both cells take; a bad one raises
     ``ValueError`` naming it.
+
+    Args (shared by :class:`~ntm_cell.NTMCell` and :class:`~ntm_cell.DNCCell`):
+        controller_units: width of the controller.
+        memory_size: number of memory rows ``N``.
+        memory_width: width of a memory row ``M``.
+        read_heads: number of read heads ``R`` (>= 1).
+        write_heads: number of write heads ``W`` (>= 1), applied in order.
+        controller: ``"lstm"`` or ``"dense"`` (feed-forward, tanh).
+        memory_init: ``"learned"``, ``"constant"`` or ``"random"`` (:mod:`ntm_cell.initial_state`).
+        clip_value: interface and output values are clipped to this (``None``: no clip).
+        output_units: ``None`` or the width of a clipped linear output layer.
+        controller_layers: how many controller layers of ``controller_units`` are stacked.
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+
+    Call arguments:
+        inputs: ``[B, input_size]`` one time step.
+        states: the flat state list of the subclass (see its docstring).
+
+    Returns:
+        ``(output, new_states)`` with ``output`` ``[B, output_size]``.
     """
 
     def __init__(

@@ -4,14 +4,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from ntm_cell import addressing
-from ntm_cell.initial_state import check_choice, check_int, tile_batch
-# CONTROLLERS and clip lived here first; they stay importable from ntm_cell.ntm.
-from ntm_cell.memory_cell import CONTROLLERS, MEMORY_DTYPE, MemoryCell, clip, split_heads  # noqa: F401
-
-
-INITIAL_WEIGHTINGS = ("focused", "uniform")
-MEMORY_STATE_SHAPES = ("flat", "matrix")
+from ntm_cell import addressing, fast_addressing
+from ntm_cell.arguments import INITIAL_WEIGHTINGS, check_choice, check_int
+from ntm_cell.initial_state import tile_batch
+from ntm_cell.memory_cell import MEMORY_DTYPE, MemoryCell, clip, split_heads
 
 #: Weight on row 0 of a "focused" initial weighting is e^F / (e^F + N - 1) with F = log(N) + FOCUS.
 FOCUS = 4.0
@@ -55,10 +51,10 @@ class NTMCell(MemoryCell):
     (default) puts about 0.98 of every head's weight on row 0, ``"uniform"`` spreads it
     evenly. A uniform weighting is a fixed point of shifting and sharpening (both leave
     it uniform and get no gradient from it), so location-based addressing starts with
-    nothing to learn from. The README compares the two on the copy task.
+    nothing to learn from. docs/results.md compares the two on the copy task.
 
     State layout: a flat list of rank-2 tensors (flat so that ``return_state=True``
-    works in functional models; ``memory_state_shape="matrix"`` below changes the last three):
+    works in functional models):
 
     ============  ===============================  ===============================
     index         shape                            meaning
@@ -77,16 +73,6 @@ class NTMCell(MemoryCell):
     ``[B, R + W, N]`` tensors, and :meth:`trace` to record every head's addressing at
     every time step.
 
-    ``memory_state_shape="matrix"`` carries the memory, the read vectors and the head
-    weightings between steps as ``[B, M, N]``, ``[B, R, M]`` and ``[B, R + W, N]`` instead of
-    flat: the numbers are the same, and under XLA on a CPU the training step is about 1.2x
-    faster (XLA's CPU code for an elementwise update of a flat buffer whose factors vary along
-    two of its axes is not vectorised; README, Performance). ``state_size`` still gives the flat
-    sizes (Keras' RNN takes integer state sizes only), so Keras' symbolic shapes of returned
-    states are then wrong: keep the default ``"flat"`` when the state is an output of a
-    functional model (``return_state=True``). A step keeps each state in the shape it was
-    given, so a flat ``initial_state`` passed by the caller also works with ``"matrix"``.
-
     Example:
 
     ```python
@@ -95,32 +81,16 @@ class NTMCell(MemoryCell):
     ```
 
     Args:
-        controller_units: width of the controller.
-        memory_size: number of memory rows ``N``.
-        memory_width: width of a memory row ``M``.
-        read_heads: number of read heads ``R`` (>= 1).
-        write_heads: number of write heads ``W`` (>= 1), applied in order.
         shift_range: largest allowed shift; the heads choose among
             ``2 * shift_range + 1`` shifts.
-        controller: ``"lstm"`` or ``"dense"`` (feed-forward, tanh).
-        memory_init: ``"learned"``, ``"constant"`` or ``"random"``.
-        clip_value: interface and output values are clipped to this (``None``: no clip).
         initial_weighting: ``"focused"`` or ``"uniform"``: the starting value of the learned
             initial head weightings.
-        output_units: ``None`` or the width of a clipped linear output layer.
-        controller_layers: how many controller layers of ``controller_units`` are stacked
-            (Graves 2014 used 2 LSTM layers of 100 for priority sort).
-        memory_state_shape: ``"flat"`` (``[B, M * N]``, ...) or ``"matrix"`` (``[B, M, N]``, ...;
-            faster, see above): the shapes in which memory, read vectors and weightings are
-            carried from step to step.
-        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+        (the others): as in :class:`~ntm_cell.memory_cell.MemoryCell`: ``controller_units``,
+            ``memory_size``, ``memory_width``, ``read_heads``, ``write_heads``, ``controller``,
+            ``memory_init``, ``clip_value``, ``output_units``, ``controller_layers``
+            (Graves 2014 used 2 LSTM layers of 100 for priority sort) and ``**kwargs``.
 
-    Call arguments:
-        inputs: ``[B, input_size]`` one time step.
-        states: the list described above.
-
-    Returns:
-        ``(output, new_states)`` with ``output`` ``[B, output_size]``.
+    Calling it: as :class:`~ntm_cell.memory_cell.MemoryCell`, with the state list described above.
     """
 
     def __init__(
@@ -137,9 +107,12 @@ class NTMCell(MemoryCell):
         output_units=None,
         initial_weighting="focused",
         controller_layers=1,
-        memory_state_shape="flat",
         **kwargs,
     ):
+        # Internal to experiments.models: carry memory, read vectors and weightings between steps as
+        # [B, M, N], [B, R, M], [B, R + W, N] (the same numbers; Keras' symbolic state shapes stay flat, so a
+        # model that returns the final state must not use it).
+        self._matrix_states = bool(kwargs.pop("_matrix_states", False))
         super().__init__(
             controller_units, memory_size, memory_width, read_heads, write_heads,
             controller, memory_init, clip_value, output_units, controller_layers, **kwargs,
@@ -153,8 +126,6 @@ class NTMCell(MemoryCell):
         self.shift_range = shift_range
         check_choice("initial_weighting", initial_weighting, INITIAL_WEIGHTINGS)
         self.initial_weighting = initial_weighting
-        check_choice("memory_state_shape", memory_state_shape, MEMORY_STATE_SHAPES)
-        self.memory_state_shape = memory_state_shape
 
         heads = read_heads + write_heads
         num_shifts = 2 * shift_range + 1
@@ -189,7 +160,7 @@ class NTMCell(MemoryCell):
             self._tiled_initial_read_vectors(batch_size),
             tile_batch(ops.cast(weights, self.compute_dtype), batch_size),
         ]
-        if self.memory_state_shape == "matrix":
+        if self._matrix_states:
             memory_state = [ops.reshape(x, (-1,) + shape) for x, shape in zip(memory_state, self._matrix_shapes)]
         return self._initial_output_and_controller_state(batch_size) + memory_state
 
@@ -249,7 +220,7 @@ class NTMCell(MemoryCell):
         )
         head = self._head_interface(h)
         memory = ops.cast(state["memory"], MEMORY_DTYPE)
-        weights = addressing.address(
+        weights = fast_addressing.fast_address(
             memory,
             ops.cast(state["weights"], MEMORY_DTYPE),
             head["keys"],
@@ -261,7 +232,7 @@ class NTMCell(MemoryCell):
         read_weights = weights[:, : self.read_heads]
         write_weights = weights[:, self.read_heads :]
         read_vectors = addressing.read(memory, read_weights)
-        new_memory = addressing.write(memory, write_weights, head["erase"], head["add"])
+        new_memory = fast_addressing.fast_write(memory, write_weights, head["erase"], head["add"])
 
         output, _ = self._cell_output(h, read_vectors)
         # Each memory state keeps the shape it came in: [B, M * N] etc. ("flat") or [B, M, N] etc. ("matrix").
@@ -285,6 +256,7 @@ class NTMCell(MemoryCell):
         config.update(
             shift_range=self.shift_range,
             initial_weighting=self.initial_weighting,
-            memory_state_shape=self.memory_state_shape,
         )
+        if self._matrix_states:
+            config["_matrix_states"] = True
         return config

@@ -12,11 +12,8 @@ Prints a Markdown table and writes ``<output_dir>/<name>.{csv,json,md}`` (and ``
 ``experiments/bench/runner.py`` for how the numbers are taken (interleaved rounds, medians, per-process peak memory).
 """
 
-import os
 import shlex
 import sys
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
 from absl import app, flags
 

@@ -3,10 +3,6 @@
     python scripts/convergence.py --logdir=logs --task=copy
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from pathlib import Path
 
 from absl import app, flags

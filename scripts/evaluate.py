@@ -13,8 +13,6 @@ beside the model's) and priority sort in their training configuration.
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
-
 from absl import app, flags
 
 from experiments import run_flags  # light: TensorFlow is imported after the flags are parsed
@@ -48,18 +46,19 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     run = run_flags.load_run(run_flags.given_path(FLAGS), FLAGS)
 
-    from experiments import evaluation, plotting
+    from experiments import generalization
+    from experiments.plotting import figures, generalization_plot
 
-    accepted = evaluation.CHOOSABLE[run.task.name]
-    for name, variable in (("lengths", "length"), ("repeats", "repeats"), ("items", "items")):
-        if FLAGS[name].value is not None and variable not in accepted:
-            takes = ", ".join("--" + ("lengths" if a == "length" else a) for a in accepted) or "no sweep flags"
-            raise app.UsageError(f"--{name} does not apply to the {run.task.name} task (it takes {takes})")
+    sweep = {"length": _integers(FLAGS.lengths), "repeats": _integers(FLAGS.repeats), "items": _integers(FLAGS.items)}
     try:
-        points = evaluation.sweep_points(run.task, lengths=_integers(FLAGS.lengths),
-                                         repeats=_integers(FLAGS.repeats), items=_integers(FLAGS.items))
+        generalization.check_applicable(run.task, sweep, plural=True, prefix="--")
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    try:
+        points = generalization.sweep_points(run.task, lengths=sweep["length"], repeats=sweep["repeats"],
+                                             items=sweep["items"])
         for point in points:  # reject impossible points (e.g. more items than there are distinct ones) first
-            run.task.max_time(**evaluation.expand_point(run.task, point))
+            run.task.max_time(**generalization.expand_point(run.task, point))
     except (ValueError, TypeError) as error:
         raise app.UsageError(f"bad sweep for {run.task!r}: {error}")
 
@@ -68,18 +67,19 @@ def main(argv):
           f"sequences, seed {FLAGS.seed}", file=sys.stderr)
 
     def progress(row, seconds):
-        where = ", ".join(f"{k}={v}" for k, v in row.items() if k not in evaluation.METRIC_COLUMNS)
+        where = ", ".join(f"{k}={v}" for k, v in row.items() if k not in generalization.METRIC_COLUMNS)
         print(f"  {where}: {row['bit_errors']:.3f} bit errors per sequence ({seconds:.1f} s)", file=sys.stderr)
 
-    rows = evaluation.generalization(run.model, run.task, points, sequences_per_point=FLAGS.sequences,
-                                     batch_size=FLAGS.batch_size, seed=FLAGS.seed, progress=progress)
+    rows = generalization.generalization(run.model, run.task, points, sequences_per_point=FLAGS.sequences,
+                                         batch_size=FLAGS.batch_size, seed=FLAGS.seed, progress=progress)
     stem = os.path.join(FLAGS.output_dir, f"{task_name}_{run.model_name}_generalization")
-    evaluation.write_csv(rows, stem + ".csv")
+    generalization.write_csv(rows, stem + ".csv")
     seed = f", seed {run.config.seed}" if run.config else ""
-    title = (f"{task_name.replace('_', ' ')}: {plotting.model_label(run.model_name)}{seed}, generalisation\n"
+    title = (f"{task_name.replace('_', ' ')}: {figures.model_label(run.model_name)}{seed}, generalisation\n"
              f"{FLAGS.sequences} sequences per point, mean ± standard error")
-    plotting.plot_generalization(rows, title=title, training=evaluation.training_ranges(run.task), path=stem + ".png")
-    print(evaluation.markdown_table(rows))
+    generalization_plot.plot_generalization(rows, title=title, training=generalization.training_ranges(run.task),
+                                            path=stem + ".png")
+    print(generalization.markdown_table(rows))
     print(f"\nWrote {stem}.csv and {stem}.png")
     return 0
 

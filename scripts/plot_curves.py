@@ -17,8 +17,6 @@ import math
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
-
 from absl import app, flags
 
 from experiments import configs, run_flags  # light: TensorFlow is imported after the flags are parsed
@@ -58,14 +56,14 @@ def main(argv):
         raise app.UsageError(f"no runs found: {task_dir} does not exist (train with scripts/train.py "
                              f"--task={FLAGS.task} --logdir={FLAGS.logdir})")
 
-    from experiments import plotting
+    from experiments import curves
 
-    runs = plotting.load_learning_curves(FLAGS.logdir, FLAGS.task, tag=FLAGS.metric)
+    runs = curves.load_learning_curves(FLAGS.logdir, FLAGS.task, tag=FLAGS.metric)
     if not runs:
         raise app.UsageError(f"no runs found: no {os.path.join(task_dir, '<model>', 'seed<k>')} directory has "
                              f"event files with {FLAGS.metric!r} scalars")
     title = f"{FLAGS.task.replace('_', ' ')}: learning curves"
-    return draw(plotting, runs, title)
+    return draw(runs, title)
 
 
 def output_path():
@@ -80,15 +78,17 @@ def compare_main():
         if not label or not logdir:
             raise app.UsageError(f"--compare takes label=logdir pairs; got {item!r}")
         groups.append((label, logdir))
-    from experiments import plotting
+    from experiments import curves
 
-    runs = plotting.load_compared_curves(groups, FLAGS.task, FLAGS.model, tag=FLAGS.metric)
+    runs = curves.load_compared_curves(groups, FLAGS.task, FLAGS.model, tag=FLAGS.metric)
     if not runs:
         raise app.UsageError(f"no {FLAGS.model} runs on {FLAGS.task} with {FLAGS.metric!r} under any of "
                              f"{', '.join(logdir for _, logdir in groups)}")
     labels = " vs ".join(runs)
-    title = f"{FLAGS.task.replace('_', ' ')}: {plotting.model_label(FLAGS.model)}, {labels}"
-    return draw(plotting, runs, title)
+    from experiments.plotting.figures import model_label
+
+    title = f"{FLAGS.task.replace('_', ' ')}: {model_label(FLAGS.model)}, {labels}"
+    return draw(runs, title)
 
 
 def parse_reference(item):
@@ -107,18 +107,20 @@ flags.register_validator("reference", lambda items: all(parse_reference(i) for i
                          message="--reference takes label=value pairs with a number for value")
 
 
-def draw(plotting, runs, title):
+def draw(runs, title):
+    from experiments.plotting import curves_plot, figures
+
     output = output_path()
     references = [parse_reference(item) for item in FLAGS.reference or []]
     ylabel = METRICS[FLAGS.metric]
     if FLAGS.loss_in_bits:
-        runs = {name: [c._replace(values=c.values / math.log(2)) for c in curves] for name, curves in runs.items()}
+        runs = {name: [c._replace(values=c.values / math.log(2)) for c in seeds] for name, seeds in runs.items()}
         ylabel = ylabel.replace("nats", "bits")
-    plotting.plot_learning_curves(runs, title=title, ylabel=ylabel, yscale=FLAGS.yscale, references=references,
-                                  max_sequences=FLAGS.max_sequences, path=output)
-    for name, curves in runs.items():
-        finals = ", ".join(f"seed {c.seed}: {c.values[-1]:.3f} after {c.sequences[-1]:,.0f}" for c in curves)
-        print(f"{plotting.model_label(name)}: {finals}", file=sys.stderr)
+    curves_plot.plot_learning_curves(runs, title=title, ylabel=ylabel, yscale=FLAGS.yscale, references=references,
+                                     max_sequences=FLAGS.max_sequences, path=output)
+    for name, seeds in runs.items():
+        finals = ", ".join(f"seed {c.seed}: {c.values[-1]:.3f} after {c.sequences[-1]:,.0f}" for c in seeds)
+        print(f"{figures.model_label(name)}: {finals}", file=sys.stderr)
     print(f"Wrote {output}")
     return 0
 

@@ -9,15 +9,11 @@ default only the memory rows the heads used are drawn (--memory_rows). The LSTM 
 refused.
 """
 
-import json
-import os
 import re
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
 from absl import app, flags
 
-from experiments import run_flags  # light: TensorFlow is imported after the flags are parsed
+from experiments import run_flags, runs  # light: TensorFlow is imported after the flags are parsed
 
 FLAGS = flags.FLAGS
 run_flags.define_run_flags(FLAGS)  # --model_path or --run_dir, --task, --task_kwargs
@@ -62,51 +58,50 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     path = run_flags.given_path(FLAGS)
-    config_path = os.path.join(path if os.path.isdir(path) else os.path.dirname(path), "config.json")
-    if os.path.exists(config_path):  # refuse an LSTM before loading TensorFlow
-        with open(config_path) as stream:
-            if json.load(stream).get("model") == "lstm":
-                raise app.UsageError(f"{path} is not an NTM or DNC: {config_path} says it is the LSTM baseline, "
-                                     "which has no memory, so there are no read or write heads to plot")
+    config = runs.read_config(path)
+    if config is not None and config.model == "lstm":  # refuse an LSTM before loading TensorFlow
+        raise app.UsageError(f"{path} is not an NTM or DNC: {runs.config_file(path)} says it is the LSTM baseline, "
+                             "which has no memory, so there are no read or write heads to plot")
 
     run = run_flags.load_run(path, FLAGS)
 
-    from experiments import evaluation, plotting
+    from experiments import generalization, traces
+    from experiments.plotting import figures, heads_plot
 
     try:
-        evaluation.memory_cell(run.model)
-    except evaluation.NoMemoryError as error:
+        traces.memory_cell(run.model)
+    except traces.NoMemoryError as error:
         raise app.UsageError(f"{path} is not an NTM or DNC: {error}")
-    accepted = evaluation.CHOOSABLE[run.task.name]
-    for name in ("length", "repeats", "items"):
-        if FLAGS[name].value is not None and name not in accepted:
-            takes = ", ".join("--" + a for a in accepted) or "no example flags"
-            raise app.UsageError(f"--{name} does not apply to the {run.task.name} task (it takes {takes})")
     try:
-        point = evaluation.example_point(run.task, FLAGS.length, FLAGS.repeats, FLAGS.items)
-        run.task.max_time(**evaluation.expand_point(run.task, point))
+        generalization.check_applicable(run.task, {"length": FLAGS.length, "repeats": FLAGS.repeats,
+                                                   "items": FLAGS.items}, plural=False, prefix="--")
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    try:
+        point = generalization.example_point(run.task, FLAGS.length, FLAGS.repeats, FLAGS.items)
+        run.task.max_time(**generalization.expand_point(run.task, point))
     except (ValueError, TypeError) as error:
         raise app.UsageError(f"bad example for {run.task!r}: {error}")
 
-    example = evaluation.trace_example(run.model, run.task, point, seed=FLAGS.seed)
-    input_names, output_names = evaluation.channel_names(run.task)
+    example = traces.trace_example(run.model, run.task, point, seed=FLAGS.seed)
+    input_names, output_names = traces.channel_names(run.task)
     description = ", ".join(f"{k} {v}" for k, v in point.items()) or "training configuration"
     errors = example.bit_errors
-    title = (f"{run.task.name.replace('_', ' ')}: {plotting.model_label(run.model_name)} on one example "
+    title = (f"{run.task.name.replace('_', ' ')}: {figures.model_label(run.model_name)} on one example "
              f"({description}, seed {FLAGS.seed}): {errors:g} bit errors")
     output = run_flags.figure_path(f"{run.task.name}_{run.model_name}_heads", FLAGS)
     heads = None if FLAGS.heads is None else [int(h) for h in FLAGS.heads]
     if "read_weights" in example.trace and "write_weights" in example.trace:
         try:
-            plotting.select_rows(example.trace, _memory_rows(), FLAGS.threshold)
+            heads_plot.select_rows(example.trace, _memory_rows(), FLAGS.threshold)
         except ValueError as error:
             raise app.UsageError(f"--memory_rows={FLAGS.memory_rows}: {error}")
         try:
-            plotting.chosen_heads(heads, example.trace["read_weights"].shape[1],
+            heads_plot.chosen_heads(heads, example.trace["read_weights"].shape[1],
                                    example.trace["write_weights"].shape[1])
         except ValueError as error:
             raise app.UsageError(f"--heads={','.join(FLAGS.heads)}: {error}")
-    plotting.plot_heads(example.trace, example.inputs, example.targets, example.outputs, example.mask,
+    heads_plot.plot_heads(example.trace, example.inputs, example.targets, example.outputs, example.mask,
                         memory_rows=_memory_rows(), title=title, input_names=input_names,
                         output_names=output_names, threshold=FLAGS.threshold, heads=heads, path=output)
     print(f"Wrote {output} ({description}; {errors:g} bit errors)")

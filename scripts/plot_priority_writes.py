@@ -9,10 +9,6 @@ write weightings of the inputs sorted by priority next to the read weightings of
 write head's rank correlation between priority and row.
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
-
 from absl import app, flags
 
 from experiments import run_flags  # light: TensorFlow is imported after the flags are parsed
@@ -30,18 +26,19 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     run = run_flags.load_run(run_flags.given_path(FLAGS), FLAGS)
 
-    from experiments import evaluation, plotting
+    from experiments import traces
+    from experiments.plotting import figures, priority_plot
 
     try:
-        sort_trace = evaluation.trace_priority_sort(run.model, run.task, FLAGS.examples, FLAGS.seed)
-    except (ValueError, evaluation.NoMemoryError) as error:
+        sort_trace = traces.trace_priority_sort(run.model, run.task, FLAGS.examples, FLAGS.seed)
+    except (ValueError, traces.NoMemoryError) as error:
         raise app.UsageError(str(error))
     errors = float(sort_trace.bit_errors.mean())
-    title = (f"priority sort: {plotting.model_label(run.model_name)}, {FLAGS.examples} examples (seed {FLAGS.seed}), "
+    title = (f"priority sort: {figures.model_label(run.model_name)}, {FLAGS.examples} examples (seed {FLAGS.seed}), "
              f"{errors:.2f} bit errors per sequence")
     output = run_flags.figure_path(f"priority_sort_{run.model_name}_writes", FLAGS)
-    plotting.plot_priority_writes(sort_trace, title=title, path=output)
-    for head, rho in enumerate(evaluation.priority_rank_correlations(sort_trace)):
+    priority_plot.plot_priority_writes(sort_trace, title=title, path=output)
+    for head, rho in enumerate(traces.priority_rank_correlations(sort_trace)):
         print(f"write head {head + 1}: rank correlation of priority and row written {rho:+.3f} "
               f"(mean over {FLAGS.examples} examples)")
     print(f"Wrote {output} ({errors:.2f} bit errors per sequence)")

@@ -9,10 +9,6 @@
 ships a chosen run instead (for example the one that generalizes best to longer sequences).
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
-
 from absl import app, flags
 
 from experiments import configs

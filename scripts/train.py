@@ -8,10 +8,7 @@ Each run writes ``<logdir>/<task>/<model>/seed<k>/`` (TensorBoard events, checkp
 Running the same command again resumes from the newest checkpoint.
 """
 
-import os
 import sys
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
 from absl import app, flags, logging
 
@@ -28,8 +25,8 @@ flags.DEFINE_float("learning_rate", None, "Learning rate (default 1e-3; 3e-5 for
 flags.DEFINE_enum("optimizer", None, configs.OPTIMIZERS, "adam, or Graves' RMSProp (centred, momentum 0.9) "
                   "(default adam; rmsprop for ngrams and priority_sort, as in the paper).")
 flags.DEFINE_float("clip_norm", None, "Global gradient-norm clip (default 50).", lower_bound=0.0)
-flags.DEFINE_enum("memory_init", None, ["learned", "constant", "random"], "Initial memory of the NTM and DNC.")
-flags.DEFINE_enum("initial_weighting", None, ["focused", "uniform"], "Where the NTM's learned initial head "
+flags.DEFINE_enum("memory_init", None, configs.MEMORY_INITS, "Initial memory of the NTM and DNC.")
+flags.DEFINE_enum("initial_weighting", None, configs.INITIAL_WEIGHTINGS, "Where the NTM's learned initial head "
                   "weightings start (default focused: on row 0).")
 flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM or DNC (default: 128 NTM, 32 DNC).",
                      lower_bound=1)
@@ -55,7 +52,7 @@ flags.DEFINE_integer("threads", 0, "TensorFlow intra-op threads (0: TensorFlow's
                      "two runs share a 2-core machine.", lower_bound=0)
 flags.DEFINE_integer("batch_splits", 0, "Compute each batch's gradient in this many parts at once, one thread each "
                      "(0: one per TensorFlow thread with XLA, else 1; 1: the whole batch in one program). Same "
-                     "gradient; on 2 cores about 1.4x faster with XLA.", lower_bound=0)
+                     "gradient, computed on several cores at once.", lower_bound=0)
 flags.DEFINE_bool("jit_compile", True, "Compile training steps with XLA (much faster on CPU).")
 flags.DEFINE_enum("strategy", "default", configs.STRATEGIES, "tf.distribute strategy.")
 flags.DEFINE_integer("virtual_cpus", 0, "Split the CPU into this many logical devices (to try --strategy=mirrored "
@@ -85,7 +82,7 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from experiments import devices, training
+    from experiments import devices, runs, training
 
     if FLAGS.threads:
         devices.set_threads(FLAGS.threads)
@@ -95,7 +92,7 @@ def main(argv):
         raise app.UsageError(f"--batch_splits={FLAGS.batch_splits} is more than the batch size {config.batch_size}")
     if FLAGS.batch_splits > 1 and FLAGS.strategy != "default":
         raise app.UsageError("--batch_splits > 1 works with --strategy=default only")
-    run_dir = training.run_directory(FLAGS.logdir, config.task, config.model, config.seed)
+    run_dir = runs.run_directory(FLAGS.logdir, config.task, config.model, config.seed)
     try:
         training.train(
             config,
@@ -109,7 +106,7 @@ def main(argv):
             stop_when_converged=FLAGS.stop_when_converged,
             batch_splits=FLAGS.batch_splits,
         )
-    except (training.ConfigMismatchError, training.NonFiniteLossError) as error:
+    except (runs.ConfigMismatchError, training.NonFiniteLossError) as error:
         print(f"train.py: {error}", file=sys.stderr)
         return 1
     return 0

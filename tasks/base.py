@@ -14,10 +14,11 @@ can be used (e.g. in worker processes) without loading TensorFlow.
 
 from __future__ import annotations
 
-import numbers
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from ntm_cell.arguments import check_int
 
 Example = tuple[np.ndarray, np.ndarray, np.ndarray]
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -26,16 +27,6 @@ Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
 # ----------------------------------------------------------------------------------------------------------------
 # Argument checks
 # ----------------------------------------------------------------------------------------------------------------
-
-
-def check_int(name: str, value, minimum: int | None = None) -> int:
-    """Returns `value` as a Python int; TypeError if it is not an integer, ValueError if it is below `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {name}={value}")
-    return value
 
 
 def check_range(min_name: str, min_value: int, max_name: str, max_value: int) -> None:

@@ -1,7 +1,8 @@
 """Losses and metrics for the tasks, written with keras.ops (any Keras backend; NumPy arrays or tensors).
 
-Shapes: targets and logits/probabilities [B, T, C], mask [B, T] (1 on the answer steps). Every function returns a
-scalar backend tensor (call float() on it for a Python number).
+Shapes: targets and logits/probabilities [B, T, C], mask [B, T] (1 on the answer steps). The ``*_by_sequence``
+functions return one value per sequence, [B]; the others return their mean over the batch, a scalar. Both are
+backend tensors (``keras.ops.convert_to_numpy`` or ``float()`` for NumPy values).
 
 Normalisation: quantities are summed over channels and answer steps of each sequence and then averaged over the
 batch, i.e. they are "per sequence". Why: it is the unit of the paper's results (bit errors per sequence, N-gram
@@ -22,21 +23,25 @@ def _as_float(x):
     return ops.cast(ops.convert_to_tensor(x), "float32")
 
 
-def _per_sequence_mean(values, mask):
-    """values [B, T, C], mask [B, T] -> scalar: sum over C and masked T, mean over B."""
-    per_step = ops.sum(values, axis=-1) * mask
-    return ops.mean(ops.sum(per_step, axis=-1))
+def _sum_per_sequence(values, mask):
+    """values [B, T, C], mask [B, T] -> [B]: the sum over C and over the masked T."""
+    return ops.sum(ops.sum(values, axis=-1) * mask, axis=-1)
 
 
-def bit_errors_per_sequence(targets, logits, mask):
-    """Σ over answer steps and channels of |target − 1[logit ≥ 0]| per sequence, averaged over the batch.
+def bit_errors_by_sequence(targets, logits, mask):
+    """Σ over answer steps and channels of |target − 1[logit ≥ 0]|, for each sequence.
 
     1[logit ≥ 0] is 1[sigmoid(logit) ≥ 0.5]. Args: targets [B, T, C] in {0, 1}, logits [B, T, C], mask [B, T].
-    Returns: scalar.
+    Returns: [B].
     """
     targets, logits, mask = _as_float(targets), _as_float(logits), _as_float(mask)
     predictions = ops.cast(ops.greater_equal(logits, 0.0), "float32")
-    return _per_sequence_mean(ops.abs(targets - predictions), mask)
+    return _sum_per_sequence(ops.abs(targets - predictions), mask)
+
+
+def bit_errors_per_sequence(targets, logits, mask):
+    """:func:`bit_errors_by_sequence` averaged over the batch. Returns: scalar."""
+    return ops.mean(bit_errors_by_sequence(targets, logits, mask))
 
 
 def sigmoid_cross_entropy(targets, logits):
@@ -48,24 +53,36 @@ def sigmoid_cross_entropy(targets, logits):
     return ops.maximum(logits, 0.0) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
 
 
-def masked_sigmoid_cross_entropy(targets, logits, mask):
-    """Sigmoid cross-entropy (nats) summed over channels and answer steps, averaged over the batch.
+def sigmoid_cross_entropy_by_sequence(targets, logits, mask):
+    """Sigmoid cross-entropy (nats) summed over channels and answer steps of each sequence.
 
-    Args: targets [B, T, C], logits [B, T, C], mask [B, T]. Returns: scalar. See the module docstring for why it
-    is normalised per sequence.
+    Args: targets [B, T, C], logits [B, T, C], mask [B, T]. Returns: [B].
     """
-    return _per_sequence_mean(sigmoid_cross_entropy(targets, logits), _as_float(mask))
+    return _sum_per_sequence(sigmoid_cross_entropy(targets, logits), _as_float(mask))
 
 
-def masked_cross_entropy_bits(targets, probabilities, mask, epsilon: float = 1e-7):
-    """Binary cross-entropy in bits (log base 2) from probabilities, summed per sequence, averaged over the batch.
+def masked_sigmoid_cross_entropy(targets, logits, mask):
+    """:func:`sigmoid_cross_entropy_by_sequence` averaged over the batch: the training loss. Returns: scalar.
+
+    See the module docstring for why it is normalised per sequence.
+    """
+    return ops.mean(sigmoid_cross_entropy_by_sequence(targets, logits, mask))
+
+
+def cross_entropy_bits_by_sequence(targets, probabilities, mask, epsilon: float = 1e-7):
+    """Binary cross-entropy in bits (log base 2) from probabilities, summed over each sequence.
 
     Args:
       targets [B, T, C] in {0, 1}; probabilities [B, T, C] P(target = 1), clipped to [epsilon, 1 − epsilon];
       mask [B, T].
-    Returns: scalar.
+    Returns: [B].
     """
     targets, probabilities, mask = _as_float(targets), _as_float(probabilities), _as_float(mask)
     probabilities = ops.clip(probabilities, epsilon, 1.0 - epsilon)
     nats = -(targets * ops.log(probabilities) + (1.0 - targets) * ops.log(1.0 - probabilities))
-    return _per_sequence_mean(nats, mask) / math.log(2.0)
+    return _sum_per_sequence(nats, mask) / math.log(2.0)
+
+
+def masked_cross_entropy_bits(targets, probabilities, mask, epsilon: float = 1e-7):
+    """:func:`cross_entropy_bits_by_sequence` averaged over the batch. Returns: scalar."""
+    return ops.mean(cross_entropy_bits_by_sequence(targets, probabilities, mask, epsilon))

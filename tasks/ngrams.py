@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.base import Example, Task, check_int
+from ntm_cell.arguments import check_int
+from tasks.base import Example, Task
 
 
 def draw_transition_tables(rng: np.random.Generator, batch_size: int, order: int) -> np.ndarray:

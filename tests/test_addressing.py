@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from ntm_cell import addressing
+from ntm_cell import addressing, fast_addressing
 
 RNG = np.random.default_rng(0)
 
@@ -136,7 +136,8 @@ def test_sharpen_with_exact_zeros_keeps_them_zero():
     np.testing.assert_allclose(got, [[[0.0, 0.5, 0.5, 0.0]]], atol=1e-6)
 
 
-def test_diffuse_weighting_over_1024_rows_stays_finite_with_finite_gradients():
+@pytest.mark.parametrize("address", [addressing.address, fast_addressing.fast_address])
+def test_diffuse_weighting_over_1024_rows_stays_finite_with_finite_gradients(address):
     n, m = 1024, 20
     memory = tf.constant(RNG.normal(size=(2, m, n)).astype("float32"))
     memory_with_zero_rows = tf.concat([tf.zeros((2, m, 4)), memory[:, :, 4:]], axis=2)
@@ -151,7 +152,7 @@ def test_diffuse_weighting_over_1024_rows_stays_finite_with_finite_gradients():
     assert float(tf.reduce_sum(naive)) == 0.0
     with tf.GradientTape() as tape:
         tape.watch([memory_with_zero_rows, keys, gammas, previous])
-        weights = addressing.address(memory_with_zero_rows, previous, keys, strengths, gates, shifts, gammas)
+        weights = address(memory_with_zero_rows, previous, keys, strengths, gates, shifts, gammas)
         loss = tf.reduce_sum(weights * tf.range(n, dtype=tf.float32))
     grads = tape.gradient(loss, [memory_with_zero_rows, keys, gammas, previous])
     assert np.all(np.isfinite(weights.numpy()))
@@ -171,7 +172,8 @@ def test_read_is_weighted_sum_of_rows():
             np.testing.assert_allclose(got[b, h], expected, atol=1e-6)
 
 
-def test_write_erases_then_adds_one_head_after_another():
+@pytest.mark.parametrize("write", [addressing.write, fast_addressing.fast_write])
+def test_write_erases_then_adds_one_head_after_another(write):
     memory = RNG.normal(size=(1, 4, 3)).astype("float32")
     weights = RNG.random((1, 2, 4)).astype("float32")
     erase = RNG.random((1, 2, 3)).astype("float32")
@@ -181,14 +183,15 @@ def test_write_erases_then_adds_one_head_after_another():
         for i in range(4):
             for j in range(3):
                 expected[i, j] = expected[i, j] * (1 - weights[0, h, i] * erase[0, h, j]) + weights[0, h, i] * add[0, h, j]
-    got = _np(addressing.write(columns(memory), weights, erase, add))[0]
+    got = _np(write(columns(memory), weights, erase, add))[0]
     np.testing.assert_allclose(got, expected.T, atol=1e-5)
 
 
-def test_full_erase_of_a_focused_row_replaces_it():
+@pytest.mark.parametrize("write", [addressing.write, fast_addressing.fast_write])
+def test_full_erase_of_a_focused_row_replaces_it(write):
     memory = np.ones((1, 2, 3), "float32")  # [B, M, N]
     weights = np.array([[[0.0, 1.0, 0.0]]], "float32")
-    got = _np(addressing.write(memory, weights, np.ones((1, 1, 2), "float32"), np.array([[[5.0, -5.0]]], "float32")))
+    got = _np(write(memory, weights, np.ones((1, 1, 2), "float32"), np.array([[[5.0, -5.0]]], "float32")))
     np.testing.assert_allclose(got[0].T, [[1, 1], [5, -5], [1, 1]], atol=1e-7)
 
 
@@ -206,11 +209,13 @@ def _address_step_by_step(memory, previous, keys, strengths, gates, shifts, gamm
     return addressing.sharpen(addressing.shift_weights(weights, shifts), gammas)
 
 
-def _write_autodiff(memory, weights, erase, add):
-    for head in range(weights.shape[1]):
-        w = weights[:, head, None, :]
-        memory = memory * (1.0 - w * erase[:, head, :, None]) + w * add[:, head, :, None]
-    return memory
+def test_reference_address_is_the_four_stages_in_order():
+    rng = np.random.default_rng(5)
+    arguments = [rng.normal(size=(2, 5, 7)), _softmax(rng.normal(size=(2, 3, 7))), rng.normal(size=(2, 3, 5)),
+                 rng.uniform(0.5, 5.0, size=(2, 3, 1)), rng.uniform(size=(2, 3, 1)),
+                 _softmax(rng.normal(size=(2, 3, 3))), rng.uniform(1.0, 4.0, size=(2, 3, 1))]
+    np.testing.assert_allclose(_np(addressing.address(*arguments)), _np(_address_step_by_step(*arguments)),
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("shift_range", [1, 2])
@@ -228,10 +233,10 @@ def test_address_hand_written_gradient_equals_autodiff(shift_range):
     ]
     upstream = rng.normal(size=(batch, heads, rows))
     np.testing.assert_allclose(
-        _np(addressing.address(*arguments)), _np(_address_step_by_step(*arguments)), rtol=1e-10, atol=1e-12
+        _np(fast_addressing.fast_address(*arguments)), _np(addressing.address(*arguments)), rtol=1e-10, atol=1e-12
     )
-    hand = _gradients(addressing.address, arguments, upstream)
-    auto = _gradients(_address_step_by_step, arguments, upstream)
+    hand = _gradients(fast_addressing.fast_address, arguments, upstream)
+    auto = _gradients(addressing.address, arguments, upstream)
     for name, h, a in zip(("memory", "previous", "keys", "strengths", "gates", "shifts", "gammas"), hand, auto):
         assert np.abs(h).max() > 0, name
         np.testing.assert_allclose(h, a, rtol=1e-7, atol=1e-10, err_msg=name)
@@ -247,9 +252,10 @@ def test_write_hand_written_gradient_equals_autodiff():
         np.tanh(rng.normal(size=(batch, heads, width))),
     ]
     upstream = rng.normal(size=(batch, width, rows))
-    np.testing.assert_allclose(_np(addressing.write(*arguments)), _np(_write_autodiff(*arguments)), rtol=1e-12)
-    hand = _gradients(addressing.write, arguments, upstream)
-    auto = _gradients(_write_autodiff, arguments, upstream)
+    np.testing.assert_allclose(_np(fast_addressing.fast_write(*arguments)), _np(addressing.write(*arguments)),
+                               rtol=1e-12)
+    hand = _gradients(fast_addressing.fast_write, arguments, upstream)
+    auto = _gradients(addressing.write, arguments, upstream)
     for name, h, a in zip(("memory", "weights", "erase", "add"), hand, auto):
         assert np.abs(h).max() > 0, name
         np.testing.assert_allclose(h, a, rtol=1e-9, atol=1e-12, err_msg=name)

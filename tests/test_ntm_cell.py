@@ -164,7 +164,7 @@ def test_bidirectional():
         {"initial_weighting": "uniform"},
         {"controller_layers": 2},
         {"controller_layers": 3, "controller": "dense"},
-        {"memory_state_shape": "matrix", "write_heads": 2},
+        {"_matrix_states": True, "write_heads": 2},
     ],
 )
 def test_keras_save_and_load_without_custom_objects(tmp_path, options):
@@ -228,7 +228,6 @@ def test_get_config_from_config_round_trip():
         ("clip_value", -1.0),
         ("output_units", 0),
         ("controller_layers", 0),
-        ("memory_state_shape", "square"),
     ],
 )
 def test_bad_arguments_name_the_argument_and_value(argument, value):
@@ -371,7 +370,7 @@ def test_matrix_memory_state_gives_the_numbers_of_the_flat_one():
     # Without XLA only: train.py's models carry matrix states and train with XLA in tests/test_training.py, and
     # test_jit_compile_on_and_off_give_the_same_numbers compares the two settings (with XLA this took 22 s).
     flat = sequence_model(small_cell(read_heads=2, write_heads=2))
-    matrix_cell = small_cell(read_heads=2, write_heads=2, memory_state_shape="matrix")
+    matrix_cell = small_cell(read_heads=2, write_heads=2, _matrix_states=True)
     matrix = sequence_model(matrix_cell)
     matrix.set_weights(flat.get_weights())
     x = sequences()
@@ -388,7 +387,7 @@ def test_matrix_memory_state_gives_the_numbers_of_the_flat_one():
 
 
 def test_matrix_memory_state_cell_keeps_a_flat_initial_state_flat():
-    cell = small_cell(memory_state_shape="matrix")
+    cell = small_cell(_matrix_states=True)
     flat_cell = small_cell()
     x = sequences()
     layer = keras.layers.RNN(cell, return_state=True)

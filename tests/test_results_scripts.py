@@ -1,5 +1,5 @@
-"""Evaluation and figures: experiments/evaluation.py, experiments/plotting.py and the scripts evaluate.py,
-plot_heads.py and plot_curves.py, run end to end on a tiny model trained for 2 steps."""
+"""Evaluation and figures: experiments/generalization.py, runs.py, traces.py, curves.py and plotting/, and the
+scripts evaluate.py, plot_heads.py and plot_curves.py, run end to end on a tiny model trained for 2 steps."""
 
 import math
 import os
@@ -8,14 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tasks
-from experiments import configs, evaluation, plotting, training
+from experiments import configs, curves, generalization, reports, runs, traces, training
 from experiments.models import build_model
-from tasks.metrics import bit_errors_per_sequence
+from experiments.plotting import curves_plot, generalization_plot, heads_plot, priority_plot
+from tasks.metrics import bit_errors_by_sequence, cross_entropy_bits_by_sequence
 from tasks.ngrams import optimal_predictions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,40 +84,40 @@ def perfect_copier(sign=1.0):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# evaluation.py
+# generalization.py, runs.py, traces.py
 # ----------------------------------------------------------------------------------------------------------------
 
 
 def test_generalization_of_a_perfect_and_a_wrong_model():
     task = tasks.get_task("copy", bits=3, max_length=3)
     points = [{"length": 2}, {"length": 5}]
-    rows = evaluation.generalization(perfect_copier(), task, points, sequences_per_point=10, batch_size=4)
+    rows = generalization.generalization(perfect_copier(), task, points, sequences_per_point=10, batch_size=4)
     assert [row["length"] for row in rows] == [2, 5]
     for row in rows:
         assert row["bit_errors"] == 0 and row["stderr"] == 0 and row["error_free"] == 1 and row["sequences"] == 10
-    wrong = evaluation.generalization(perfect_copier(-1.0), task, points, sequences_per_point=10, batch_size=4)
+    wrong = generalization.generalization(perfect_copier(-1.0), task, points, sequences_per_point=10, batch_size=4)
     assert [row["bit_errors"] for row in wrong] == [6.0, 15.0]  # every answer bit: length x 3 bits
     assert [row["scored_bits"] for row in wrong] == [6.0, 15.0]
 
 
 def test_generalization_rows_of_a_trained_model(ntm_run):
-    run = evaluation.load_run(ntm_run)
+    run = runs.load_run(ntm_run)
     assert run.model_name == "ntm" and run.config.task == "copy" and run.task.bits == 3
-    rows = evaluation.generalization(run.model, run.task, [{"length": 2}, {"length": 4}], sequences_per_point=6,
+    rows = generalization.generalization(run.model, run.task, [{"length": 2}, {"length": 4}], sequences_per_point=6,
                                      batch_size=4, seed=1)
     assert [row["length"] for row in rows] == [2, 4]
     for row in rows:
         assert set(row) == {"length", "bit_errors", "stderr", "error_free", "scored_bits", "sequences"}
         assert all(math.isfinite(value) for value in row.values())
         assert row["sequences"] == 6
-    again = evaluation.generalization(run.model, run.task, [{"length": 4}], sequences_per_point=6, batch_size=4,
+    again = generalization.generalization(run.model, run.task, [{"length": 4}], sequences_per_point=6, batch_size=4,
                                       seed=1)
     assert again[0] == rows[1]  # a point's data depends on the seed and the point only
     # The per-sequence errors average to the training metric.
     inputs, targets, mask = run.task.sample(5, np.random.default_rng(0))
     logits = run.model(inputs).numpy()
-    np.testing.assert_allclose(evaluation.bit_errors_by_sequence(targets, logits, mask).mean(),
-                               float(bit_errors_per_sequence(targets, logits, mask)), rtol=1e-6)
+    expected = (np.abs(targets - (logits >= 0)).sum(axis=-1) * mask).sum(axis=-1)  # NumPy, per sequence
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(bit_errors_by_sequence(targets, logits, mask)), expected)
 
 
 def test_ngrams_rows_report_the_optimal_estimators_cost():
@@ -125,38 +127,40 @@ def test_ngrams_rows_report_the_optimal_estimators_cost():
         p = np.clip(optimal_predictions(inputs, 3), 1e-7, 1 - 1e-7)
         return np.log(p) - np.log1p(-p)
 
-    (row,) = evaluation.generalization(optimal_model, task, sequences_per_point=20, batch_size=8)
+    (row,) = generalization.generalization(optimal_model, task, sequences_per_point=20, batch_size=8)
     assert row["length"] == 30 and row["sequences"] == 20
     assert row["cost_bits"] == pytest.approx(row["optimal_cost_bits"], rel=1e-4)
     inputs, targets, mask = task.sample(4, np.random.default_rng(0))
-    by_sequence = evaluation.probability_cost_bits_by_sequence(targets, optimal_predictions(inputs, 3), mask)
-    assert by_sequence.mean() == pytest.approx(float(task.cost_bits(optimal_predictions(inputs, 3), targets, mask)),
-                                               rel=1e-5)
+    p = np.clip(optimal_predictions(inputs, 3), 1e-7, 1 - 1e-7)
+    expected = ((-(targets * np.log2(p) + (1 - targets) * np.log2(1 - p))).sum(axis=-1) * mask).sum(axis=-1)
+    by_sequence = keras.ops.convert_to_numpy(cross_entropy_bits_by_sequence(targets, p, mask))
+    np.testing.assert_allclose(by_sequence, expected, rtol=1e-5)
+    assert float(task.cost_bits(p, targets, mask)) == pytest.approx(expected.mean(), rel=1e-5)
 
 
 def test_default_sweeps_and_points():
-    assert [p["length"] for p in evaluation.default_points(tasks.get_task("copy"))] == [10, 20, 30, 40, 60, 80, 100,
+    assert [p["length"] for p in generalization.sweep_points(tasks.get_task("copy"))] == [10, 20, 30, 40, 60, 80, 100,
                                                                                         120]
-    assert [p["items"] for p in evaluation.default_points(tasks.get_task("associative_recall"))] == list(range(2, 16))
-    repeat = evaluation.default_points(tasks.get_task("repeat_copy"))
+    assert [p["items"] for p in generalization.sweep_points(tasks.get_task("associative_recall"))] == list(range(2, 16))
+    repeat = generalization.sweep_points(tasks.get_task("repeat_copy"))
     assert {"length": 10, "repeats": 20} in repeat and {"length": 20, "repeats": 10} in repeat and len(repeat) == 21
-    assert evaluation.default_points(tasks.get_task("priority_sort")) == [{"num_inputs": 20, "num_outputs": 16}]
-    assert evaluation.default_points(tasks.get_task("ngrams")) == [{"length": 200}]
+    assert generalization.sweep_points(tasks.get_task("priority_sort")) == [{"num_inputs": 20, "num_outputs": 16}]
+    assert generalization.sweep_points(tasks.get_task("ngrams")) == [{"length": 200}]
     copy = tasks.get_task("copy")
-    assert evaluation.expand_point(copy, {"length": 7}) == {"min_length": 7, "max_length": 7}
-    assert evaluation.training_ranges(copy) == {"length": (1, 20)}
+    assert generalization.expand_point(copy, {"length": 7}) == {"min_length": 7, "max_length": 7}
+    assert generalization.training_ranges(copy) == {"length": (1, 20)}
     with pytest.raises(ValueError, match="items does not apply to the copy task"):
-        evaluation.sweep_points(copy, items=[3])
+        generalization.sweep_points(copy, items=[3])
     with pytest.raises(ValueError, match="not a range of the copy task"):
-        evaluation.expand_point(copy, {"repeats": 2})
+        generalization.expand_point(copy, {"repeats": 2})
 
 
 def test_csv_round_trip_and_markdown(tmp_path):
     rows = [{"length": 2, "bit_errors": 0.5, "stderr": 0.25, "error_free": 0.5, "scored_bits": 6.0, "sequences": 4}]
-    path = evaluation.write_csv(rows, tmp_path / "out" / "rows.csv")
+    path = generalization.write_csv(rows, tmp_path / "out" / "rows.csv")
     assert path.read_text().splitlines()[0] == "length,bit_errors,stderr,error_free,scored_bits,sequences"
-    assert evaluation.read_csv(path) == rows
-    table = evaluation.markdown_table(rows).splitlines()
+    assert reports.read_csv(path) == rows
+    table = generalization.markdown_table(rows).splitlines()
     assert table[0].startswith("| length | bit errors / seq") and "0.500 ± 0.250" in table[2]
 
 
@@ -164,48 +168,48 @@ def test_load_run_needs_the_task_without_config_json(ntm_run, tmp_path):
     bare = tmp_path / "bare.keras"
     shutil.copy(ntm_run / "model.keras", bare)
     with pytest.raises(ValueError, match="no config.json"):
-        evaluation.load_run(bare)
+        runs.load_run(bare)
     with pytest.raises(ValueError, match="4 input channels"):  # the paper's copy task has 8 bits, this model 3
-        evaluation.load_run(bare, task="copy")
-    run = evaluation.load_run(bare, task="copy", task_kwargs={"bits": 3})
+        runs.load_run(bare, task="copy")
+    run = runs.load_run(bare, task="copy", task_kwargs={"bits": 3})
     assert run.config is None and run.task.bits == 3 and run.model_name == "ntm"
     with pytest.raises(ValueError, match="trained on 'copy'"):
-        evaluation.load_run(ntm_run, task="ngrams")
+        runs.load_run(ntm_run, task="ngrams")
 
 
 def test_load_run_restores_the_newest_checkpoint_while_training_runs(ntm_run, tmp_path):
     shutil.copy(ntm_run / "config.json", tmp_path / "config.json")
     shutil.copytree(ntm_run / "checkpoints", tmp_path / "checkpoints")
-    run = evaluation.load_run(tmp_path)
+    run = runs.load_run(tmp_path)
     assert run.source.name == "ckpt-2"
-    final = evaluation.load_run(ntm_run).model
+    final = runs.load_run(ntm_run).model
     inputs, _, _ = run.task.sample(2, np.random.default_rng(0))
     np.testing.assert_allclose(run.model(inputs).numpy(), final(inputs).numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_trace_example_refuses_a_model_without_memory(lstm_run):
-    run = evaluation.load_run(lstm_run)
-    with pytest.raises(evaluation.NoMemoryError, match="no memory"):
-        evaluation.trace_example(run.model, run.task)
+    run = runs.load_run(lstm_run)
+    with pytest.raises(traces.NoMemoryError, match="no memory"):
+        traces.trace_example(run.model, run.task)
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# plotting.py
+# plotting/, curves.py
 # ----------------------------------------------------------------------------------------------------------------
 
 
 def test_used_rows_take_the_shortest_circular_window():
     weights = np.zeros((3, 1, 128))
     weights[0, 0, 126], weights[1, 0, 127], weights[2, 0, 1] = 1.0, 0.9, 0.6
-    assert plotting.used_rows(weights, margin=1).tolist() == [125, 126, 127, 0, 1, 2]
-    assert plotting.used_rows(np.full((2, 1, 8), 1 / 8)).tolist() == list(range(8))  # nothing stands out
+    assert heads_plot.used_rows(weights, margin=1).tolist() == [125, 126, 127, 0, 1, 2]
+    assert heads_plot.used_rows(np.full((2, 1, 8), 1 / 8)).tolist() == list(range(8))  # nothing stands out
 
 
 def test_plot_generalization_draws_one_panel_per_swept_variable(tmp_path):
     task = tasks.get_task("repeat_copy")
     rows = [dict(p, bit_errors=1.0, stderr=0.1, error_free=0.5, scored_bits=90.0, sequences=10)
-            for p in evaluation.sweep_points(task, lengths=[10, 12], repeats=[10, 15, 20])]
-    figure = plotting.plot_generalization(rows, training=evaluation.training_ranges(task), path=tmp_path / "g.png")
+            for p in generalization.sweep_points(task, lengths=[10, 12], repeats=[10, 15, 20])]
+    figure = generalization_plot.plot_generalization(rows, training=generalization.training_ranges(task), path=tmp_path / "g.png")
     assert [ax.get_xlabel() for ax in figure.axes] == ["sequence length", "number of repeats"]
     assert (tmp_path / "g.png").stat().st_size > 0
 
@@ -224,31 +228,31 @@ def write_fake_runs(logdir):
 
 def test_learning_curves_from_event_files(tmp_path):
     write_fake_runs(tmp_path)
-    runs = plotting.load_learning_curves(tmp_path, "copy")
+    runs = curves.load_learning_curves(tmp_path, "copy")
     assert list(runs) == ["ntm", "lstm"] and [c.seed for c in runs["ntm"]] == [0, 1]
     np.testing.assert_allclose(runs["ntm"][1].sequences, [8, 16, 24, 32, 40])
-    x, median, low, high, _ = plotting.aggregate(runs["ntm"])
+    x, median, low, high, _ = curves.aggregate(runs["ntm"])
     np.testing.assert_allclose(median, 15.0 / np.arange(1, 6))
     np.testing.assert_allclose(low, 10.0 / np.arange(1, 6))
     np.testing.assert_allclose(high, 20.0 / np.arange(1, 6))
-    figure = plotting.plot_learning_curves(runs)
+    figure = curves_plot.plot_learning_curves(runs)
     labels = [line.get_label() for line in figure.axes[0].get_lines()]
     assert labels == ["NTM (median of 2 seeds)", "LSTM (median of 2 seeds)"]
-    figure = plotting.plot_learning_curves(runs, references=[("optimal", 1.5)])
+    figure = curves_plot.plot_learning_curves(runs, references=[("optimal", 1.5)])
     lines = figure.axes[0].get_lines()
     assert lines[-1].get_label() == "optimal (1.5)" and list(lines[-1].get_ydata()) == [1.5, 1.5]
-    assert plotting.plot_learning_curves(runs).axes[0].get_xlim()[1] >= 40
-    assert plotting.plot_learning_curves(runs, max_sequences=24).axes[0].get_xlim() == (0, 24)
+    assert curves_plot.plot_learning_curves(runs).axes[0].get_xlim()[1] >= 40
+    assert curves_plot.plot_learning_curves(runs, max_sequences=24).axes[0].get_xlim() == (0, 24)
 
 
 def test_compared_curves_take_one_model_from_each_logdir(tmp_path):
     write_fake_runs(tmp_path / "a")
     write_fake_runs(tmp_path / "b")
     groups = [("constant", tmp_path / "b"), ("learned", tmp_path / "a"), ("random", tmp_path / "empty")]
-    runs = plotting.load_compared_curves(groups, "copy", "lstm")
+    runs = curves.load_compared_curves(groups, "copy", "lstm")
     assert list(runs) == ["constant", "learned"]  # the order given; a root without runs is left out
     assert all(curve.run_dir.parent.name == "lstm" for curves in runs.values() for curve in curves)
-    labels = [line.get_label() for line in plotting.plot_learning_curves(runs).axes[0].get_lines()]
+    labels = [line.get_label() for line in curves_plot.plot_learning_curves(runs).axes[0].get_lines()]
     assert labels == ["constant (median of 2 seeds)", "learned (median of 2 seeds)"]
 
 
@@ -262,7 +266,7 @@ def test_evaluate_py_end_to_end(ntm_run, tmp_path):
                         "--sequences=6", "--batch_size=4")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| length | bit errors / seq" in result.stdout
-    rows = evaluation.read_csv(tmp_path / "copy_ntm_generalization.csv")
+    rows = reports.read_csv(tmp_path / "copy_ntm_generalization.csv")
     assert [row["length"] for row in rows] == [2, 3] and all(row["sequences"] == 6 for row in rows)
     assert (tmp_path / "copy_ntm_generalization.png").stat().st_size > 0
 
@@ -318,13 +322,13 @@ def test_bad_flags_end_with_one_clear_line(tmp_path, script, flags, message):
 
 def test_rank_correlation():
     x = np.array([0.3, -0.6, 0.9, 0.1])
-    assert evaluation.rank_correlation(x, np.array([2, 0, 3, 1])) == pytest.approx(1.0)
-    assert evaluation.rank_correlation(x, -x) == pytest.approx(-1.0)
-    assert math.isnan(evaluation.rank_correlation(x, np.zeros(4)))
-    assert math.isnan(evaluation.rank_correlation(np.ones(4), x))
+    assert traces.rank_correlation(x, np.array([2, 0, 3, 1])) == pytest.approx(1.0)
+    assert traces.rank_correlation(x, -x) == pytest.approx(-1.0)
+    assert math.isnan(traces.rank_correlation(x, np.zeros(4)))
+    assert math.isnan(traces.rank_correlation(np.ones(4), x))
     # Per example, skipping examples with a constant row.
     rows = np.array([[2, 0, 3, 1], [5, 5, 5, 5], [0, 1, 2, 3]])
-    assert evaluation.mean_rank_correlation(np.stack([x, x, x]), rows) == pytest.approx((1.0 + 0.0) / 2)
+    assert traces.mean_rank_correlation(np.stack([x, x, x]), rows) == pytest.approx((1.0 + 0.0) / 2)
 
 
 def test_plot_priority_writes_shows_a_head_that_files_by_priority(tmp_path):
@@ -339,8 +343,8 @@ def test_plot_priority_writes_shows_a_head_that_files_by_priority(tmp_path):
             writes[e, k, 1, rng.integers(rows)] = 1.0  # head 2 writes anywhere
     reads = np.zeros((examples, outputs, 1, rows))
     reads[:, np.arange(outputs), 0, 2 + inputs - 1 - np.arange(outputs)] = 1.0
-    sort_trace = evaluation.PrioritySortTrace(priorities, writes, reads, np.zeros(examples))
-    figure = plotting.plot_priority_writes(sort_trace, title="t", path=tmp_path / "w.png")
+    sort_trace = traces.PrioritySortTrace(priorities, writes, reads, np.zeros(examples))
+    figure = priority_plot.plot_priority_writes(sort_trace, title="t", path=tmp_path / "w.png")
     assert (tmp_path / "w.png").stat().st_size > 10_000
     legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert legend[0] == "write head 1 (ρ = +1.00)" and len(legend) == 2
@@ -361,14 +365,14 @@ def priority_sort_run(tmp_path_factory):
 
 
 def test_trace_priority_sort_takes_the_priorities_and_the_right_steps(priority_sort_run):
-    run = evaluation.load_run(priority_sort_run)
-    sort_trace = evaluation.trace_priority_sort(run.model, run.task, examples=4, seed=1)
-    inputs, _, _ = run.task.sample(4, np.random.default_rng([evaluation.EVAL_DATA_TAG, 1]))
+    run = runs.load_run(priority_sort_run)
+    sort_trace = traces.trace_priority_sort(run.model, run.task, examples=4, seed=1)
+    inputs, _, _ = run.task.sample(4, np.random.default_rng([generalization.EVAL_DATA_TAG, 1]))
     np.testing.assert_array_equal(sort_trace.priorities, inputs[:, :5, 3])
     assert sort_trace.write_weights.shape == (4, 5, 2, 8) and sort_trace.read_weights.shape == (4, 3, 2, 8)
     np.testing.assert_allclose(sort_trace.write_weights.sum(-1), 1.0, atol=1e-5)
     with pytest.raises(ValueError, match="priority_sort task, not copy"):
-        evaluation.trace_priority_sort(run.model, tasks.get_task("copy"))
+        traces.trace_priority_sort(run.model, tasks.get_task("copy"))
 
 
 def test_plot_priority_writes_py_end_to_end(priority_sort_run, ntm_run, tmp_path):
@@ -383,10 +387,10 @@ def test_plot_priority_writes_py_end_to_end(priority_sort_run, ntm_run, tmp_path
 
 
 def test_checkpoint_of_a_stacked_controller_restores_every_layer(priority_sort_run, tmp_path):
-    saved = evaluation.load_run(priority_sort_run)
+    saved = runs.load_run(priority_sort_run)
     only_checkpoints = tmp_path / "run"
     shutil.copytree(priority_sort_run, only_checkpoints, ignore=shutil.ignore_patterns("model.keras"))
-    restored = evaluation.load_run(only_checkpoints)
+    restored = runs.load_run(only_checkpoints)
     assert restored.source.name.startswith("ckpt-")
     x, _, _ = saved.task.sample(3, np.random.default_rng(0))
     np.testing.assert_allclose(restored.model.predict(x, verbose=0), saved.model.predict(x, verbose=0), atol=1e-5)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import evaluation, shipped
+from experiments import reports, runs, shipped
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -39,7 +39,7 @@ def readme_table(file_name):
 
 @pytest.mark.parametrize("task", shipped.SHIPPED_TASKS)
 def test_a_trained_ntm_is_shipped_for_the_task_and_loads(task):
-    run = evaluation.load_run(shipped.shipped_model_path(task))
+    run = runs.load_run(shipped.shipped_model_path(task))
     assert run.config.task == task and run.config.model == "ntm"
     assert run.model.get_layer("memory") is not None
 
@@ -64,7 +64,7 @@ def test_evaluate_py_on_a_shipped_model_reproduces_the_readme_table(file_name, t
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (csv_path,) = tmp_path.glob("*_generalization.csv")
-    (row,) = evaluation.read_csv(csv_path)
+    (row,) = reports.read_csv(csv_path)
     assert row[variable] == point and row["sequences"] == sequences
     # Standard error of the difference of the two means: the README's own (when it gives one; else this sample's
     # spread scaled to the README's sample size) and this sample's.

@@ -683,6 +683,7 @@ def test_module_docstring_picture_matches_the_generator(name):
 
 
 def test_tasks_package_imports_no_model_code_and_no_keras_at_import():
+    # The one module of ntm_cell it may import: the argument checks, which import nothing.
     for path in TASKS_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
@@ -691,7 +692,8 @@ def test_tasks_package_imports_no_model_code_and_no_keras_at_import():
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             for imported in names:
-                assert not imported.startswith(("ntm_cell", "experiments")), (path.name, imported)
+                if imported != "ntm_cell.arguments":
+                    assert not imported.startswith(("ntm_cell", "experiments")), (path.name, imported)
     check = ("import sys, tasks; bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
              "sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", check], cwd=TASKS_DIR.parent, capture_output=True, timeout=60)

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import tasks
-from experiments import configs, devices, events, optimizers, train_step, training
+from experiments import configs, devices, events, optimizers, runs, train_step, training
 from experiments.models import build_model
 from experiments.curriculum import Curriculum
 
@@ -125,7 +125,7 @@ def test_every_task_trains_with_its_paper_optimizer(tmp_path, task, model):
 
 
 def test_run_directory_layout():
-    assert training.run_directory("logs", "copy", "ntm", 3) == Path("logs/copy/ntm/seed3")
+    assert runs.run_directory("logs", "copy", "ntm", 3) == Path("logs/copy/ntm/seed3")
 
 
 def test_train_writes_every_scalar_checkpoints_and_a_keras_model(tmp_path):
@@ -163,7 +163,7 @@ def test_resumed_run_continues_the_step_counter_and_the_data_stream(tmp_path):
 def test_checkpoint_of_another_configuration_is_refused(tmp_path):
     train(tiny_config(steps=2), tmp_path, eval_every=2, checkpoint_every=2)
     before = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-    with pytest.raises(training.ConfigMismatchError, match="batch_size: saved 8, now 4"):
+    with pytest.raises(runs.ConfigMismatchError, match="batch_size: saved 8, now 4"):
         train(tiny_config(steps=4, batch_size=4), tmp_path)
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == before
 
@@ -175,7 +175,7 @@ def test_a_config_written_before_the_half_life_existed_reads_as_no_decay(tmp_pat
     assert configs.ExperimentConfig.from_json(json.dumps(old)).converged_learning_rate_half_life == 0
     # So an old run directory is refused for a run with the decay, not resumed under it.
     (tmp_path / "config.json").write_text(json.dumps(old))
-    with pytest.raises(training.ConfigMismatchError, match="converged_learning_rate_half_life: saved 0, now 500"):
+    with pytest.raises(runs.ConfigMismatchError, match="converged_learning_rate_half_life: saved 0, now 500"):
         train(tiny_config(steps=2, converged_learning_rate_half_life=500), tmp_path)
 
 
@@ -332,16 +332,16 @@ def test_convergence_lowers_the_learning_rate_once_and_survives_resume(tmp_path,
 
 def test_learning_rate_at_is_constant_before_convergence_then_drops_and_halves_each_half_life():
     config = tiny_config(learning_rate=1e-3, converged_learning_rate_factor=0.1, converged_learning_rate_half_life=0)
-    assert training.learning_rate_at(config, step=500, converged_at=0) == pytest.approx(1e-3)
-    assert training.learning_rate_at(config, step=500, converged_at=300) == pytest.approx(1e-4)
-    assert training.learning_rate_at(config, step=90_000, converged_at=300) == pytest.approx(1e-4)
+    assert optimizers.learning_rate_at(config, step=500, converged_at=0) == pytest.approx(1e-3)
+    assert optimizers.learning_rate_at(config, step=500, converged_at=300) == pytest.approx(1e-4)
+    assert optimizers.learning_rate_at(config, step=90_000, converged_at=300) == pytest.approx(1e-4)
     config.converged_learning_rate_half_life = 200
-    assert training.learning_rate_at(config, step=300, converged_at=300) == pytest.approx(1e-4)
-    assert training.learning_rate_at(config, step=500, converged_at=300) == pytest.approx(5e-5)
-    assert training.learning_rate_at(config, step=700, converged_at=300) == pytest.approx(2.5e-5)
-    assert training.learning_rate_at(config, step=400, converged_at=300) == pytest.approx(1e-4 / np.sqrt(2))
+    assert optimizers.learning_rate_at(config, step=300, converged_at=300) == pytest.approx(1e-4)
+    assert optimizers.learning_rate_at(config, step=500, converged_at=300) == pytest.approx(5e-5)
+    assert optimizers.learning_rate_at(config, step=700, converged_at=300) == pytest.approx(2.5e-5)
+    assert optimizers.learning_rate_at(config, step=400, converged_at=300) == pytest.approx(1e-4 / np.sqrt(2))
     config.converged_learning_rate_factor = 1.0
-    assert training.learning_rate_at(config, step=500, converged_at=300) == pytest.approx(5e-4)
+    assert optimizers.learning_rate_at(config, step=500, converged_at=300) == pytest.approx(5e-4)
 
 
 def test_learning_rate_halves_after_convergence_and_resumes_on_schedule(tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ from experiments import reports
 from experiments.bench import results
 from experiments.bench.ratios import sweep_pairs
 from experiments.bench.runner import percentile
-from experiments.models import build_model
+from experiments.models import build_model, memory_shape
 from experiments.optimizers import make_optimizer
 from tasks.metrics import bit_errors_per_sequence, masked_sigmoid_cross_entropy
 
@@ -118,7 +118,7 @@ def time_case(case, steps=30, warmup=5, seed=0):
     return {
         "model": case.model,
         "batch_size": case.batch_size,
-        "memory_size": config.model_kwargs.get("memory_size", ""),
+        "memory_size": (memory_shape(model) or ("", ""))[1],
         "precision": config.precision,
         "time_steps": int(batches[0][0].shape[1]),
         "parameters": int(model.count_params()),

@@ -175,9 +175,9 @@ def profile_case(prepared, steps=5, logdir=None):
     totals, module = read_trace(logdir)
     if module is None:
         raise RuntimeError("the trace holds no HLO module: was the step compiled with XLA?")
-    model_kwargs = prepared.config.model_kwargs
-    memory_shape = (model_kwargs["memory_width"], model_kwargs["memory_size"]) if "memory_size" in model_kwargs else None
-    return summarize(totals, hlo_kernels(module), steps, prepared.time_steps, memory_shape)
+    from experiments.models import memory_shape
+
+    return summarize(totals, hlo_kernels(module), steps, prepared.time_steps, memory_shape(prepared.model))
 
 
 def _op(kernel):

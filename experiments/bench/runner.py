@@ -143,7 +143,6 @@ def measure_memory_in_subprocess(case, warmup, seed=0, intra_op_threads=0, timeo
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     code = ("import sys; from experiments.bench import runner; "
             "runner.memory_worker(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4])")
     arguments = [case.to_json(), str(warmup), str(seed), str(intra_op_threads)]
@@ -210,6 +209,8 @@ def run_benchmark(cases, steps=30, warmup=5, seed=0, isolate_memory=True, intra_
             memory[case.label()] = measure_memory_in_subprocess(case, warmup, seed, intra_op_threads)
             printer(f"memory   {case.label():40s} peak {memory[case.label()]['peak_rss_mb']:8.0f} MB")
 
+    from experiments.models import memory_shape
+
     rows = []
     for item in prepared:
         label = item.case.label()
@@ -220,7 +221,7 @@ def run_benchmark(cases, steps=30, warmup=5, seed=0, isolate_memory=True, intra_
             "task": item.case.task,
             "batch_size": item.case.batch_size,
             "jit_compile": item.case.jit_compile,
-            "memory_size": item.config.model_kwargs.get("memory_size", ""),
+            "memory_size": (memory_shape(item.model) or ("", ""))[1],
             "max_length": item.config.task_kwargs.get("max_length", ""),
             "length_buckets": item.case.length_buckets,
             "batch_splits": item.batch_splits,
