@@ -15,17 +15,10 @@ from ntm_cell.addressing import EPSILON, check_shifts, interpolate, norm
 
 
 def fast_address(memory, previous_weights, keys, strengths, gates, shifts, gammas):
-    """The whole addressing pipeline of Figure 2: content, interpolate, shift, sharpen.
+    """:func:`ntm_cell.addressing.address` (same arguments, shapes and result) with a hand-written gradient.
 
-    :func:`ntm_cell.addressing.address` with a hand-written gradient.
-
-    Args:
-        memory: ``[B, M, N]``.
-        previous_weights: ``[B, H, N]``.
-        keys: ``[B, H, M]``; strengths, gates, gammas: ``[B, H, 1]``; shifts: ``[B, H, S]``.
-
-    Returns:
-        ``[B, H, N]`` the heads' new weightings.
+    Shapes: memory ``[B, M, N]``, previous_weights ``[B, H, N]``, keys ``[B, H, M]``, strengths, gates and
+    gammas ``[B, H, 1]``, shifts ``[B, H, S]``; returns the new weightings ``[B, H, N]``.
     """
     check_shifts(shifts)
     arguments = [ops.convert_to_tensor(x) for x in (memory, previous_weights, keys, strengths, gates, shifts, gammas)]
@@ -105,19 +98,8 @@ def _address(memory, previous_weights, keys, strengths, gates, shifts, gammas):
 
 
 def fast_write(memory, weights, erase, add):
-    """Erase then add (eqs. 3-4), one write head after another in head order.
-
-    :func:`ntm_cell.addressing.write`, each head's update with a hand-written gradient.
-
-    Args:
-        memory: ``[B, M, N]`` memory, one column per location.
-        weights: ``[B, W, N]`` write weightings.
-        erase: ``[B, W, M]`` erase vectors in ``[0, 1]``.
-        add: ``[B, W, M]`` add vectors.
-
-    Returns:
-        ``[B, M, N]`` the memory after all writes.
-    """
+    """:func:`ntm_cell.addressing.write` (same arguments, shapes and result), each head's erase and add with a
+    hand-written gradient: memory ``[B, M, N]``, weights ``[B, W, N]``, erase and add ``[B, W, M]``."""
     memory, weights, erase, add = (ops.convert_to_tensor(x) for x in (memory, weights, erase, add))
     for head in range(weights.shape[1]):
         memory = _write_head(memory, weights[:, head], erase[:, head], add[:, head])

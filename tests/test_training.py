@@ -495,7 +495,7 @@ def test_mixed_float16_scales_the_loss_and_updates_as_float32_does(tmp_path):
     configs_by_precision = {p: tiny_config(precision=p) for p in ("float32", "mixed_float16")}
     task = tasks.get_task("copy", **configs_by_precision["float32"].task_kwargs)
     keras.utils.set_random_seed(3)
-    models, optimizers, results = {}, {}, {}
+    models, built_optimizers, results = {}, {}, {}
     batch = [tf.constant(a) for a in task.sample(8, tasks.batch_rng(0, 0), pad_to=task.max_time())]
     for precision, config in configs_by_precision.items():
         model = build_model("ntm", task.input_size, task.output_size, precision, **config.model_kwargs)
@@ -505,18 +505,18 @@ def test_mixed_float16_scales_the_loss_and_updates_as_float32_does(tmp_path):
         optimizer.build(model.trainable_variables)
         step = train_step.make_train_step(model, optimizer, tf.distribute.get_strategy(), False)
         results[precision] = [float(v) for v in step(*batch)]  # loss, bit errors, gradient norm
-        models[precision], optimizers[precision] = model, optimizer
+        models[precision], built_optimizers[precision] = model, optimizer
     assert models["mixed_float16"].get_layer("memory").cell.compute_dtype == "float16"
     assert models["mixed_float16"].output.dtype == "float32"  # the loss is computed from float32 logits
-    mixed = optimizers["mixed_float16"]
+    mixed = built_optimizers["mixed_float16"]
     assert isinstance(mixed, keras.optimizers.LossScaleOptimizer) and float(mixed.dynamic_scale) > 1
-    assert not isinstance(optimizers["float32"], keras.optimizers.LossScaleOptimizer)
+    assert not isinstance(built_optimizers["float32"], keras.optimizers.LossScaleOptimizer)
     (loss16, _, norm16), (loss32, _, norm32) = results["mixed_float16"], results["float32"]
     assert loss16 == pytest.approx(loss32, rel=1e-2) and norm16 == pytest.approx(norm32, rel=5e-2)
     # Adam's first moments are 0.1 x the first gradients: the scaled loss's gradients were divided by the scale
     # (float16 rounding through the recurrence moves single entries by up to ~20%, the whole by a few %).
     m16, m32 = (np.concatenate([m.numpy().ravel() for m in moments])
-                for moments in (mixed.inner_optimizer._momentums, optimizers["float32"]._momentums))
+                for moments in (mixed.inner_optimizer._momentums, built_optimizers["float32"]._momentums))
     assert np.linalg.norm(m16 - m32) < 0.1 * np.linalg.norm(m32)
     # And a run trains through the loop, with its precision in config.json.
     result = train(configs_by_precision["mixed_float16"], tmp_path, steps=3, eval_every=3)
