@@ -120,3 +120,32 @@ def read_scalars(run_dir):
         scalars[tag] = Scalar(steps, np.array([points[s][0] for s in steps], np.float64),
                               np.array([points[s][1] for s in steps], np.float64))
     return scalars
+
+
+def read_hparams(run_dir):
+    """The hyperparameters a run wrote for TensorBoard's HParams dashboard (:mod:`experiments.hparams`).
+
+    Returns:
+        ``{name: value}`` (the newest record's, if a resumed run wrote them again); ``{}`` if it wrote none.
+    """
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+    found = {}
+    for path in sorted(Path(run_dir).glob("events.out.tfevents.*")):
+        for record in tfrecords(path):
+            for value in event_pb2.Event.FromString(record).summary.value:
+                if value.metadata.plugin_data.plugin_name != metadata.PLUGIN_NAME:
+                    continue
+                data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+                if data.HasField("session_start_info"):
+                    found = {name: _hparam_value(v) for name, v in data.session_start_info.hparams.items()}
+    return found
+
+
+def _hparam_value(value):
+    """A ``google.protobuf.Value`` as a Python bool, number or string (whole numbers come back as ints)."""
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        return int(number) if number.is_integer() else number
+    return getattr(value, kind)

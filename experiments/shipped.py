@@ -58,9 +58,12 @@ def best_run(logdir, task, model="ntm"):
     return min(summaries, key=rank)
 
 
-def ship(run_dir, task, model="ntm", directory=SHIPPED_DIR, summary=None):
-    """Copy ``run_dir/model.keras`` and its ``config.json`` to ``<directory>/<task>_<model>.keras`` / ``.json``,
+def ship(run_dir, task, model="ntm", directory=SHIPPED_DIR, summary=None, model_file="model.keras"):
+    """Copy ``run_dir/<model_file>`` and its ``config.json`` to ``<directory>/<task>_<model>.keras`` / ``.json``,
     and record where it came from in ``<directory>/provenance.json`` and ``README.md``.
+
+    ``model_file`` is ``"model.keras"`` (the last step) or ``"best.keras"`` (the checkpoint with the lowest
+    held-out error).
 
     ``summary`` is the run's :func:`experiments.convergence.convergence` dict when the caller has it already
     (it is read from the event files otherwise).
@@ -69,18 +72,23 @@ def ship(run_dir, task, model="ntm", directory=SHIPPED_DIR, summary=None):
         the path of the shipped ``.keras`` file.
     """
     run_dir, directory = Path(run_dir), Path(directory)
+    if model_file not in ("model.keras", "best.keras"):
+        raise ValueError(f"model_file must be model.keras or best.keras, not {model_file!r}")
+    if not (run_dir / model_file).exists():
+        raise FileNotFoundError(f"{run_dir / model_file} does not exist")
     config = json.loads((run_dir / "config.json").read_text())
     if (config["task"], config["model"]) != (task, model):
         raise ValueError(f"{run_dir} trained {config['model']} on {config['task']}, not {model} on {task}")
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{task}_{model}.keras"
-    shutil.copyfile(run_dir / "model.keras", target)
+    shutil.copyfile(run_dir / model_file, target)
     shutil.copyfile(run_dir / "config.json", target.with_suffix(".json"))
     summary = summary or convergence(run_dir)
     provenance_path = directory / "provenance.json"
     provenance = json.loads(provenance_path.read_text()) if provenance_path.exists() else {}
     provenance[target.name] = {
         "run": str(run_dir),
+        "file": model_file,
         "seed": config["seed"],
         "steps": summary["steps"],
         "sequences": summary["steps"] * config["batch_size"],
@@ -107,7 +115,8 @@ def provenance_markdown(provenance):
     for name, entry in sorted(provenance.items()):
         converged = entry["converged_at_sequences"]
         lines.append(
-            f"| {name} | {entry['run']} | {entry['sequences']:,} | {entry['final_held_out_bit_errors']:.3f} | "
+            f"| {name} | {entry['run']}{' (best.keras)' if entry.get('file') == 'best.keras' else ''} | "
+            f"{entry['sequences']:,} | {entry['final_held_out_bit_errors']:.3f} | "
             + (f"{converged:,} |" if converged is not None else "not converged |")
         )
     return "\n".join(lines) + "\n"

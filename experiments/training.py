@@ -6,7 +6,9 @@ A run lives in ``<logdir>/<task>/<model>/seed<k>/`` (see :mod:`experiments.runs`
 - ``events.out.tfevents.*``: TensorBoard scalars (see :data:`SCALARS`).
 - ``checkpoints/``: ``tf.train.CheckpointManager`` checkpoints of model, optimizer, step, curriculum level and
   the step the run converged at.
-- ``model.keras``: the trained model, saved at the end.
+- ``model.keras``: the trained model, saved at the end; ``best.keras``: the model at the checkpoint whose latest
+  held-out evaluation was the lowest (the later one among equals).
+- TensorBoard hparams of the configuration (:mod:`experiments.hparams`), for the HParams dashboard.
 
 The compiled steps are in :mod:`experiments.train_step`. This module is TensorFlow-specific (``tf.data``,
 ``tf.summary``, ``tf.train.Checkpoint``, ``tf.distribute``); the cells themselves are backend-agnostic.
@@ -26,7 +28,9 @@ from experiments.configs import CONVERGED_BIT_ERRORS
 from experiments.curriculum import Curriculum
 from experiments.devices import get_strategy
 from experiments.models import build_model
+from experiments.hparams import write_hparams
 from experiments.optimizers import learning_rate_at, make_optimizer
+from experiments.progress import Progress
 from experiments.runs import prepare_run_directory
 from experiments.train_step import default_batch_splits, make_eval_step, make_train_step
 
@@ -41,6 +45,7 @@ SCALARS = (
     "sequences_seen",
     "sequences_per_second",
     "curriculum_level",
+    "bit_errors/eval_best",
 )
 
 #: Index of the held-out evaluation stream: far beyond any training batch index.
@@ -69,6 +74,9 @@ class _Run:
     step: tf.Variable
     level: tf.Variable  # curriculum level
     converged_at: tf.Variable  # step of the first held-out evaluation under CONVERGED_BIT_ERRORS; 0: not yet
+    lowest_eval: tf.Variable  # the lowest held-out bit errors per sequence of any evaluation so far
+    best_errors: tf.Variable  # held-out bit errors of the checkpoint saved as best.keras (inf: none yet)
+    best_step: tf.Variable  # its step
     manager: tf.train.CheckpointManager
 
 
@@ -113,9 +121,10 @@ def train(config, run_dir, steps=None, eval_every=100, checkpoint_every=1000, su
     batch_splits = batch_splits or default_batch_splits(config.batch_size, jit_compile, config.model)
     train_step = make_train_step(run.model, run.optimizer, distribution, jit_compile, batch_splits)
     evaluation = _HeldOut(run.model, task, config.seed, eval_size, jit_compile, run_dir)
+    write_hparams(evaluation.writer, config, run.model)
     step, level = resumed_from, int(run.level.numpy())
     stream = _batches(task, config, distribution, step, curriculum.ranges(level))
-    means, progress = _Means(), _Progress(printer, config.batch_size, resumed_from, curriculum.final_level)
+    means, progress = _Means(), Progress(printer, config.batch_size, resumed_from, curriculum.final_level)
     printer(f"Training {config.model} on {config.task} (seed {config.seed}) in {run_dir}: "
             f"{run.model.count_params():,} parameters, batch {config.batch_size}"
             + (f" (in {batch_splits} parts at once)" if batch_splits > 1 else "") + f", steps {step} -> {steps}")
@@ -127,9 +136,9 @@ def train(config, run_dir, steps=None, eval_every=100, checkpoint_every=1000, su
         if step % summary_every == 0 or step == steps:
             _write_training_scalars(evaluation.writer, step, means, run.optimizer, config.batch_size, level)
         if step % eval_every == 0 or step == steps:
-            eval_errors = evaluation.run(step)
+            eval_errors = evaluation.run(step, run.lowest_eval)
             progress.line(step, steps, loss, errors, eval_errors, level)
-            if _note_convergence(run, config, step, eval_errors, printer) and stop_when_converged:
+            if _note_convergence(run, config, step, eval_errors, evaluation.writer, printer) and stop_when_converged:
                 steps = step
             _schedule_learning_rate(run, config, step)
             new_level = curriculum.next_level(level, means.take_evaluation_window())
@@ -137,8 +146,7 @@ def train(config, run_dir, steps=None, eval_every=100, checkpoint_every=1000, su
                 level = _set_level(run, curriculum, new_level, printer)
                 stream = _batches(task, config, distribution, step, curriculum.ranges(level))
         if step % checkpoint_every == 0 or step == steps:
-            _check_weights_finite(run.model, step, run.manager)
-            run.manager.save(checkpoint_number=step)
+            _save_checkpoint(run, step, evaluation.last_errors, run_dir)
     return _finish(run, evaluation, run_dir, step, resumed_from, printer)
 
 
@@ -152,11 +160,15 @@ def _build_run(config, task, distribution, run_dir):
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         level = tf.Variable(0, dtype=tf.int64, trainable=False, name="curriculum_level")
         converged_at = tf.Variable(0, dtype=tf.int64, trainable=False, name="converged_at_step")
+        lowest_eval = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="lowest_eval_bit_errors")
+        best_errors = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_checkpoint_bit_errors")
+        best_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_checkpoint_step")
     checkpoint = tf.train.Checkpoint(
-        model=model, optimizer=optimizer, step=step, curriculum_level=level, converged_at=converged_at
+        model=model, optimizer=optimizer, step=step, curriculum_level=level, converged_at=converged_at,
+        lowest_eval=lowest_eval, best_errors=best_errors, best_step=best_step,
     )
     manager = tf.train.CheckpointManager(checkpoint, str(Path(run_dir) / "checkpoints"), max_to_keep=3)
-    return _Run(model, optimizer, step, level, converged_at, manager)
+    return _Run(model, optimizer, step, level, converged_at, lowest_eval, best_errors, best_step, manager)
 
 
 def _restore_latest(run, printer):
@@ -178,25 +190,47 @@ class _HeldOut:
         self.writer = tf.summary.create_file_writer(str(run_dir))
         self.last_errors = float("nan")
 
-    def run(self, step):
-        """Loss and bit errors on the held-out batch, written to TensorBoard; returns the bit errors per sequence."""
+    def run(self, step, lowest):
+        """Loss and bit errors on the held-out batch, and the lowest bit errors so far (``lowest``, a variable it
+        updates), written to TensorBoard; returns the bit errors per sequence."""
         eval_loss, self.last_errors = (float(v) for v in self.step_function(*self.batch))
+        lowest.assign(min(float(lowest.numpy()), self.last_errors))
         with self.writer.as_default(step=step):
             tf.summary.scalar("loss/eval", eval_loss)
             tf.summary.scalar("bit_errors/eval", self.last_errors)
+            tf.summary.scalar("bit_errors/eval_best", float(lowest.numpy()))
         self.writer.flush()
         return self.last_errors
 
 
+def _save_checkpoint(run, step, eval_errors, run_dir):
+    """Checkpoint the run; also save ``best.keras`` when the latest held-out error is the lowest at any checkpoint.
+
+    Raises:
+        NonFiniteLossError: an update has turned the weights into NaN or infinity (nothing is saved).
+    """
+    _check_weights_finite(run.model, step, run.manager)
+    if not math.isnan(eval_errors) and eval_errors <= float(run.best_errors.numpy()):
+        run.model.save(Path(run_dir) / "best.keras")
+        run.best_errors.assign(eval_errors)
+        run.best_step.assign(step)
+    run.manager.save(checkpoint_number=step)
+
+
 def _finish(run, evaluation, run_dir, step, resumed_from, printer):
-    """Save ``model.keras`` and say so; the held-out error is the last evaluation's (one is run if none was)."""
+    """Save ``model.keras`` and say which file is which; the held-out error is the last evaluation's (one is run if
+    none was)."""
     evaluation.writer.flush()
     eval_errors = evaluation.last_errors
     if math.isnan(eval_errors):
         _, eval_errors = (float(v) for v in evaluation.step_function(*evaluation.batch))
     model_path = run_dir / "model.keras"
     run.model.save(model_path)
-    printer(f"Saved {model_path} (held-out bit errors per sequence {eval_errors:.3f}).")
+    line = f"Saved {model_path} (last step {step}, held-out bit errors per sequence {eval_errors:.3f})"
+    if math.isfinite(float(run.best_errors.numpy())):
+        line += (f" and best.keras (step {int(run.best_step.numpy())}, the lowest at a checkpoint: "
+                 f"{float(run.best_errors.numpy()):.3f})")
+    printer(line + ".")
     return TrainingResult(run_dir, step, resumed_from, eval_errors, model_path)
 
 
@@ -270,11 +304,14 @@ def _write_training_scalars(writer, step, means, optimizer, batch_size, level):
         tf.summary.scalar("curriculum_level", level)
 
 
-def _note_convergence(run, config, step, eval_errors, printer):
-    """At the first held-out evaluation under ``CONVERGED_BIT_ERRORS``: record the step, say so, return True."""
+def _note_convergence(run, config, step, eval_errors, writer, printer):
+    """At the first held-out evaluation under ``CONVERGED_BIT_ERRORS``: record the step (and the sequences seen, as
+    the ``sequences_to_converge`` scalar), say so, return True."""
     if eval_errors >= CONVERGED_BIT_ERRORS or int(run.converged_at.numpy()):
         return False
     run.converged_at.assign(step)
+    with writer.as_default(step=step):
+        tf.summary.scalar("sequences_to_converge", step * config.batch_size)
     message = f"converged (held-out < {CONVERGED_BIT_ERRORS} bits per sequence) at step {step}"
     if config.converged_learning_rate_factor != 1.0 or config.converged_learning_rate_half_life:
         message += f"; learning rate now {learning_rate_at(config, step, step):.2g}"
@@ -297,41 +334,8 @@ def _set_level(run, curriculum, level, printer):
     return level
 
 
-class _Progress:
-    """Progress lines: the rate since the start, and the time left estimated from the steps since the previous
-    line (the first line includes the XLA compilations, so it gives no estimate: "eta ?")."""
-
-    def __init__(self, printer, batch_size, resumed_from, final_level):
-        self.printer, self.batch_size, self.resumed_from, self.final_level = printer, batch_size, resumed_from, final_level
-        self.started = time.perf_counter()
-        self.previous_time, self.previous_step = None, resumed_from
-
-    def line(self, step, steps, loss, errors, eval_errors, level):
-        now = time.perf_counter()
-        seconds = now - self.started
-        rate = (step - self.resumed_from) * self.batch_size / max(seconds, 1e-9)
-        remaining = float("nan")
-        if self.previous_time is not None:
-            remaining = (steps - step) * (now - self.previous_time) / max(step - self.previous_step, 1)
-        self.previous_time, self.previous_step = now, step
-        self.printer(
-            f"step {step:>6}/{steps}  loss {loss:8.4f}  bit errors/seq train {errors:7.3f}  "
-            f"eval {eval_errors:7.3f}  {rate:6.0f} seq/s  elapsed {_format_duration(seconds)}  "
-            f"eta {_format_duration(remaining)}"
-            + (f"  curriculum {level}/{self.final_level}" if self.final_level else "")
-        )
-
-
 def _check_weights_finite(model, step, manager):
     """Refuse to checkpoint weights that an update has turned into NaN or infinity."""
     if not all(np.all(np.isfinite(keras.ops.convert_to_numpy(w))) for w in model.weights):
         latest = manager.latest_checkpoint or "none (no checkpoint was written yet)"
         raise NonFiniteLossError(f"the weights became non-finite at step {step}; stopping. Last good checkpoint: {latest}")
-
-
-def _format_duration(seconds):
-    if not math.isfinite(seconds):
-        return "?"
-    minutes, seconds = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"

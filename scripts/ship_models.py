@@ -19,6 +19,8 @@ flags.DEFINE_list("tasks", ["copy", "associative_recall", "repeat_copy"], "Tasks
 flags.DEFINE_enum("model", "ntm", configs.MODELS, "Model to ship.")
 flags.DEFINE_string("run_dir", None, "Ship this run directory instead of the best one (needs exactly one --tasks).")
 flags.DEFINE_string("output_dir", None, "Where the files go (default: experiments/trained_models).")
+flags.DEFINE_enum("model_file", "model", ["model", "best"], "Ship each run's model.keras (the last step) or "
+                  "best.keras (its checkpoint with the lowest held-out error).")
 
 
 def main(argv):
@@ -39,10 +41,11 @@ def main(argv):
                 run_dir, summary = FLAGS.run_dir, convergence(FLAGS.run_dir)
             else:
                 run_dir, summary = shipped.best_run(FLAGS.logdir, task, FLAGS.model)
-            target = shipped.ship(run_dir, task, FLAGS.model, directory, summary=summary)
+            target = shipped.ship(run_dir, task, FLAGS.model, directory, summary=summary,
+                                  model_file=f"{FLAGS.model_file}.keras")
         except (FileNotFoundError, ValueError) as error:
             raise app.UsageError(str(error))
-        print(f"{target}: from {run_dir}, {summary['steps']:,} steps, final held-out bit errors per sequence "
+        print(f"{target}: {FLAGS.model_file}.keras of {run_dir}, {summary['steps']:,} steps, final held-out bit errors per sequence "
               f"{summary['final_bit_errors']:.3f}")
     return 0
 

@@ -106,3 +106,10 @@ def test_best_run_is_shipped_with_its_config_and_provenance(tmp_path):
         shipped.ship(run_dir, "copy", "dnc", directory=tmp_path / "shipped")
     with pytest.raises(FileNotFoundError, match="no finished ntm run on repeat_copy"):
         shipped.best_run(logdir, "repeat_copy")
+    # best.keras instead of model.keras: the file of the run's best checkpoint, named so in the README.
+    with pytest.raises(FileNotFoundError, match="best.keras"):
+        shipped.ship(run_dir, "copy", directory=tmp_path / "shipped", model_file="best.keras")
+    (run_dir / "best.keras").write_bytes(b"best weights of seed 2")
+    target = shipped.ship(run_dir, "copy", directory=tmp_path / "shipped", model_file="best.keras")
+    assert target.read_bytes() == b"best weights of seed 2"
+    assert f"| copy_ntm.keras | {run_dir} (best.keras) | 9,600 |" in (tmp_path / "shipped" / "README.md").read_text()

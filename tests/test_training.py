@@ -143,6 +143,42 @@ def test_train_writes_every_scalar_checkpoints_and_a_keras_model(tmp_path):
     assert model.predict(x, verbose=0).shape == (2, x.shape[1], 3)
 
 
+def test_best_keras_is_the_checkpoint_with_the_lowest_held_out_error_and_the_last_line_says_which(tmp_path):
+    run_dir, lines = tmp_path / "run", []
+    train(tiny_config(steps=6), run_dir, eval_every=1, checkpoint_every=2, summary_every=2, printer=lines.append)
+    evals = dict(scalar_events(run_dir)["bit_errors/eval"])
+    at_checkpoints = {step: evals[step] for step in (2, 4, 6)}  # all three kept (max_to_keep=3)
+    lowest = min(at_checkpoints.values())
+    best_step = max(step for step, value in at_checkpoints.items() if value == lowest)  # the later among equals
+    assert f"best.keras (step {best_step}, the lowest at a checkpoint: {lowest:.3f})" in lines[-1]
+    assert "model.keras (last step 6," in lines[-1]
+    best_line = dict(scalar_events(run_dir)["bit_errors/eval_best"])
+    assert best_line[6] == pytest.approx(min(evals.values()))  # the lowest of every evaluation
+    # best.keras is a loadable model of that checkpoint: restoring checkpoint ckpt-<best_step> gives its outputs.
+    loaded = runs.load_run(run_dir / "best.keras")
+    assert loaded.config.task == "copy" and loaded.source == run_dir / "best.keras"
+    x, _, _ = tasks.get_task("copy", bits=3, max_length=3).sample(2, np.random.default_rng(0))
+    checkpoint_model = build_model("ntm", 4, 3, **tiny_config().model_kwargs)
+    tf.train.Checkpoint(model=checkpoint_model).restore(str(run_dir / "checkpoints" / f"ckpt-{best_step}")).expect_partial()
+    np.testing.assert_allclose(loaded.model.predict(x, verbose=0), checkpoint_model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_a_run_writes_its_configuration_as_tensorboard_hparams(tmp_path):
+    run_dir = tmp_path / "run"
+    train(tiny_config(seed=4), run_dir, eval_every=3, checkpoint_every=3)
+    hparams = events.read_hparams(run_dir)
+    assert hparams["task"] == "copy" and hparams["model"] == "ntm" and hparams["seed"] == 4
+    assert hparams["memory_size"] == 8 and hparams["memory_width"] == 5  # read from the built cell
+    assert hparams["memory_init"] == "learned" and hparams["initial_weighting"] == "focused"
+    assert hparams["optimizer"] == "adam" and hparams["learning_rate"] == pytest.approx(1e-3)
+    assert hparams["length_buckets"] == 5 and hparams["precision"] == "float32" and hparams["curriculum"] == "none"
+    lstm_dir = tmp_path / "lstm"
+    train(tiny_config("lstm", steps=2), lstm_dir, eval_every=2, checkpoint_every=2)
+    assert events.read_hparams(lstm_dir)["memory_size"] == 0 and events.read_hparams(lstm_dir)["model"] == "lstm"
+    assert events.read_hparams(tmp_path) == {}  # no event files there
+
+
 def test_resumed_run_continues_the_step_counter_and_the_data_stream(tmp_path):
     config = tiny_config(steps=8)
     straight = train(config, tmp_path / "straight", eval_every=4, checkpoint_every=4)
