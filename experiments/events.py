@@ -137,8 +137,9 @@ def read_hparams(run_dir):
                 if value.metadata.plugin_data.plugin_name != metadata.PLUGIN_NAME:
                     continue
                 data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
-                if data.HasField("session_start_info"):
-                    found = {name: _hparam_value(v) for name, v in data.session_start_info.hparams.items()}
+                kind = data.WhichOneof("data")  # the experiment, or the start or end of one run
+                if kind is not None and kind.endswith("_start_info"):
+                    found = {name: _hparam_value(v) for name, v in getattr(data, kind).hparams.items()}
     return found
 
 
