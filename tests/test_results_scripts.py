@@ -205,6 +205,26 @@ def test_used_rows_take_the_shortest_circular_window():
     assert heads_plot.used_rows(np.full((2, 1, 8), 1 / 8)).tolist() == list(range(8))  # nothing stands out
 
 
+def test_a_dnc_trace_gets_read_mode_allocation_and_usage_panels(tmp_path):
+    from ntm_cell import DNCCell
+
+    cell = DNCCell(controller_units=8, memory_size=6, memory_width=4, read_heads=2, write_heads=1, output_units=3)
+    x = np.random.default_rng(0).random((1, 5, 4)).astype(np.float32)
+    keras.layers.RNN(cell)(x)  # builds the cell
+    trace = cell.trace(x)
+    figure = heads_plot.plot_heads(trace, x, np.zeros((1, 5, 3)), np.zeros((1, 5, 3)), memory_rows="all",
+                                   path=tmp_path / "dnc.png")
+    titles = [ax.get_title(loc="left") for ax in figure.axes if ax.get_title(loc="left")]
+    assert titles == ["input", "target", "output (sigmoid of the logits)",
+                      "read head 1: weighting", "read head 1: read modes",
+                      "read head 2: weighting", "read head 2: read modes",
+                      "write head 1: weighting", "write head 1: allocation weighting",
+                      "write head 1: write vector", "write head 1: erase vector", "usage"]
+    modes_axis = figure.axes[2 * titles.index("read head 1: read modes")]  # each panel has a colour bar after it
+    assert [t.get_text() for t in modes_axis.get_yticklabels()] == ["backward", "content", "forward"]
+    np.testing.assert_allclose(modes_axis.images[0].get_array(), trace["read_modes"][0, :, 0].T)
+
+
 def test_plot_generalization_draws_one_panel_per_swept_variable(tmp_path):
     task = tasks.get_task("repeat_copy")
     rows = [dict(p, bit_errors=1.0, stderr=0.1, error_free=0.5, scored_bits=90.0, sequences=10)

@@ -86,9 +86,11 @@ def plot_heads(trace, inputs, targets, outputs, mask=None, memory_rows="used", t
     """One figure of an example and what the memory heads did, every panel against the same time axis.
 
     Panels, top to bottom: the input, the target and the output (the sigmoid of the logits) as channel × time
-    images; then, for each read head, its weighting as a memory-location × time heatmap; for each write head its
-    weighting, add vector and erase vector (the DNC's write vector stands in for the add vector). A dashed line
-    marks where the answer starts. Traces without ``read_weights``/``write_weights`` get the first three panels only.
+    images; then, for each read head, its weighting as a memory-location × time heatmap (and, for a DNC, its read
+    modes: how much of the weighting came from the backward links, content and the forward links); for each write
+    head its weighting (and, for a DNC, its allocation weighting), add vector and erase vector (the DNC's write
+    vector stands in for the add vector); for a DNC last the usage of every location. A dashed line marks where the
+    answer starts. Traces without ``read_weights``/``write_weights`` get the first three panels only.
 
     Args:
         trace: a cell's ``trace`` (arrays ``[T, ...]``, or ``[B, T, ...]`` with ``inputs`` ``[B, T, I]``, of
@@ -132,11 +134,19 @@ def plot_heads(trace, inputs, targets, outputs, mask=None, memory_rows="used", t
         for head in read_heads:
             panels.append(_Panel(f"read head {head + 1}: weighting{rows_note}", read_weights[:, head, rows].T,
                                  "magma", 0.0, 1.0, "memory location", labels, "weight"))
+            if "read_modes" in trace:
+                modes = np.asarray(trace["read_modes"])[:, head].T  # [2 W + 1, T]
+                panels.append(_Panel(f"read head {head + 1}: read modes", modes, "cividis", 0.0, 1.0, "mode",
+                                     _mode_names(modes.shape[0]), "share"))
         add = trace.get("add", trace.get("write_vectors"))
         add_name = "add vector" if "add" in trace else "write vector"
         for head in write_heads:
             panels.append(_Panel(f"write head {head + 1}: weighting{rows_note}", write_weights[:, head, rows].T,
                                  "magma", 0.0, 1.0, "memory location", labels, "weight"))
+            if "allocation" in trace:
+                panels.append(_Panel(f"write head {head + 1}: allocation weighting{rows_note}",
+                                     np.asarray(trace["allocation"])[:, head, rows].T, "magma", 0.0, 1.0,
+                                     "memory location", labels, "weight"))
             if add is not None:
                 vectors = np.asarray(add)[:, head].T
                 bound = max(1.0, float(np.abs(vectors).max()))
@@ -145,6 +155,9 @@ def plot_heads(trace, inputs, targets, outputs, mask=None, memory_rows="used", t
             if "erase" in trace:
                 panels.append(_Panel(f"write head {head + 1}: erase vector", np.asarray(trace["erase"])[:, head].T,
                                      "viridis", 0.0, 1.0, "memory column", None, "value"))
+        if "usage" in trace:
+            panels.append(_Panel(f"usage{rows_note}", np.asarray(trace["usage"])[:, rows].T, "viridis", 0.0, 1.0,
+                                 "memory location", labels, "usage"))
 
     # Rows of the grid per panel: weightings up to 24, vectors (add, erase) up to 14, at least 6.
     heights = [min(max(panel.image.shape[0], 6), 14 if panel.ylabel == "memory column" else 24) for panel in panels]
@@ -181,6 +194,14 @@ def plot_heads(trace, inputs, targets, outputs, mask=None, memory_rows="used", t
     if title:
         figure.suptitle(title, fontsize=11, y=1 - 0.15 / fig_height, va="top")
     return save(figure, path)
+
+
+def _mode_names(count):
+    """Names of a DNC's ``2 W + 1`` read modes, in the cell's order: backward per write head, content, forward."""
+    writes = (count - 1) // 2
+    suffix = (lambda h: f" {h + 1}") if writes > 1 else (lambda h: "")
+    return ([f"backward{suffix(h)}" for h in range(writes)] + ["content"]
+            + [f"forward{suffix(h)}" for h in range(writes)])
 
 
 def chosen_heads(heads, read_count, write_count):
