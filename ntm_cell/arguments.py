@@ -43,6 +43,14 @@ def check_int(name, value, minimum=None):
     return value
 
 
+def check_bool(name, value):
+    """``value`` if it is ``True`` or ``False``; anything else (``0``, ``1``, ``None``, ``"yes"``) raises
+    ``ArgumentTypeError`` naming the argument."""
+    if not isinstance(value, bool):
+        raise ArgumentTypeError(f"`{name}` must be True or False; got {value!r}")
+    return value
+
+
 def check_clip_value(clip_value):
     """``clip_value`` is ``None`` (no clipping) or a positive number."""
     if clip_value is not None and (isinstance(clip_value, bool) or not clip_value > 0):

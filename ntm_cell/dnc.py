@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from ntm_cell import addressing, dnc_addressing, fast_addressing
+from ntm_cell import addressing, dnc_addressing, dnc_options, fast_addressing
+from ntm_cell.arguments import check_bool
 from ntm_cell.memory_cell import MEMORY_DTYPE, MemoryCell, clip, split_heads
 
 
@@ -47,6 +48,30 @@ class DNCCell(MemoryCell):
     7. The output is ``[h_t ; r_t]`` (``controller_units + R * M`` values), or, with
        ``output_units``, a linear projection of it clipped to ``+-clip_value``.
 
+    Options (all off by default, which is the paper's DNC above); the first three are the fixes of
+    Csordás & Schmidhuber (2019), see :mod:`ntm_cell.dnc_options`, and all three together are their DNC-MDS:
+
+    - ``masked_content`` (DNC-M): every read and write head also emits a mask (sigmoid, ``M``) and its
+      content lookup compares the masked key with the masked memory rows
+      (:func:`~ntm_cell.dnc_options.masked_content_weights`).
+    - ``deallocation`` (DNC-D): before the write, every memory row is multiplied by the retention ``psi_t``
+      that also scales the usage (:func:`~ntm_cell.dnc_options.deallocate`), so freed locations are cleared.
+      The write content lookup still reads ``M_{t-1}`` as it was.
+    - ``link_sharpness`` (DNC-S): every read head also emits one exponent (oneplus) per write head for the
+      forward and one for the backward weighting, which are sharpened and renormalised
+      (:func:`~ntm_cell.dnc_options.sharpened_directional_weights`); an all-zero link weighting (as in the
+      first steps) becomes uniform.
+    - ``usage_gradient=False``: the usage update sees the previous write weightings through
+      ``stop_gradient``, so no gradient flows from the usage (and allocation) into them, as in
+      deepmind/dnc.
+
+    Interface layout: the read heads' values, head after head, then the write heads'. Per read head:
+    key (``M``), strength (1), free gate (1), read modes (``2 W + 1``), then the mask (``M``) with
+    ``masked_content``, then the forward exponents (``W``) and the backward exponents (``W``) with
+    ``link_sharpness``. Per write head: key (``M``), strength (1), erase (``M``), write vector (``M``),
+    allocation gate (1), write gate (1), then the mask (``M``) with ``masked_content``. So
+    ``masked_content`` adds ``(R + W) M`` values and ``link_sharpness`` ``2 R W``; the other two add none.
+
     Initial state: previous output and controller state zeros; the initial read vectors are
     ``tanh(learned)`` (a trainable weight); usage, link matrices, precedence and all
     read and write weightings start at zero (nothing read, written or allocated yet);
@@ -87,7 +112,9 @@ class DNCCell(MemoryCell):
 
     Args: those of :class:`~ntm_cell.memory_cell.MemoryCell` (``controller_units``, ``memory_size``,
     ``memory_width``, ``read_heads``, ``write_heads``, ``controller``, ``memory_init``, ``clip_value``,
-    ``output_units``, ``controller_layers``, ``**kwargs``), with deepmind/dnc's defaults.
+    ``output_units``, ``controller_layers``, ``**kwargs``), with deepmind/dnc's defaults, and the options
+    ``masked_content``, ``deallocation``, ``link_sharpness`` and ``usage_gradient`` (``True`` or
+    ``False``, described above).
 
     Calling it: as :class:`~ntm_cell.memory_cell.MemoryCell`, with the state list described above.
     """
@@ -104,16 +131,26 @@ class DNCCell(MemoryCell):
         clip_value=20.0,
         output_units=None,
         controller_layers=1,
+        masked_content=False,
+        deallocation=False,
+        link_sharpness=False,
+        usage_gradient=True,
         **kwargs,
     ):
         super().__init__(
             controller_units, memory_size, memory_width, read_heads, write_heads,
             controller, memory_init, clip_value, output_units, controller_layers, **kwargs,
         )
-        # Per read head: key (M), strength, free gate, read modes (2W + 1).
-        self._read_params = memory_width + 2 + self.num_read_modes
-        # Per write head: key (M), strength, erase (M), write vector (M), two gates.
-        self._write_params = 3 * memory_width + 3
+        self.masked_content = check_bool("masked_content", masked_content)
+        self.deallocation = check_bool("deallocation", deallocation)
+        self.link_sharpness = check_bool("link_sharpness", link_sharpness)
+        self.usage_gradient = check_bool("usage_gradient", usage_gradient)
+        mask_size = memory_width if masked_content else 0
+        # Per read head: key (M), strength, free gate, read modes (2W + 1), [mask (M)], [exponents (2W)].
+        self._read_params = (memory_width + 2 + self.num_read_modes + mask_size
+                             + (2 * write_heads if link_sharpness else 0))
+        # Per write head: key (M), strength, erase (M), write vector (M), two gates, [mask (M)].
+        self._write_params = 3 * memory_width + 3 + mask_size
         self._interface_size = read_heads * self._read_params + write_heads * self._write_params
         self._add_sublayers(self._interface_size)
 
@@ -176,25 +213,46 @@ class DNCCell(MemoryCell):
         """Controller output ``[B, C]`` -> dict of activated interface values.
 
         Read-head values are ``[B, R, ...]``, write-head values ``[B, W, ...]``; gates and
-        strengths keep a trailing axis of 1.
+        strengths keep a trailing axis of 1. With ``masked_content``, ``read_masks`` ``[B, R, M]``
+        and ``write_masks`` ``[B, W, M]``; with ``link_sharpness``, ``forward_sharpness`` and
+        ``backward_sharpness`` ``[B, R, W, 1]``.
         """
-        m = self.memory_width
+        m, w = self.memory_width, self.write_heads
         per_read, per_write = split_heads(
             clip(ops.cast(self.interface_layer(h), MEMORY_DTYPE), self.clip_value),
             [(self.read_heads, self._read_params), (self.write_heads, self._write_params)],
         )
-        return {
+        modes_end = m + 2 + self.num_read_modes
+        interface = {
             "read_keys": per_read[:, :, :m],
             "read_strengths": oneplus(per_read[:, :, m : m + 1]),
             "free_gates": ops.sigmoid(per_read[:, :, m + 1 : m + 2]),
-            "read_modes": ops.softmax(per_read[:, :, m + 2 :], axis=-1),
+            "read_modes": ops.softmax(per_read[:, :, m + 2 : modes_end], axis=-1),
             "write_keys": per_write[:, :, :m],
             "write_strengths": oneplus(per_write[:, :, m : m + 1]),
             "erase": ops.sigmoid(per_write[:, :, m + 1 : 2 * m + 1]),
             "write_vectors": per_write[:, :, 2 * m + 1 : 3 * m + 1],
             "allocation_gates": ops.sigmoid(per_write[:, :, 3 * m + 1 : 3 * m + 2]),
-            "write_gates": ops.sigmoid(per_write[:, :, 3 * m + 2 :]),
+            "write_gates": ops.sigmoid(per_write[:, :, 3 * m + 2 : 3 * m + 3]),
         }
+        exponents_start = modes_end
+        if self.masked_content:
+            interface["read_masks"] = ops.sigmoid(per_read[:, :, modes_end : modes_end + m])
+            interface["write_masks"] = ops.sigmoid(per_write[:, :, 3 * m + 3 : 4 * m + 3])
+            exponents_start += m
+        if self.link_sharpness:
+            exponents = oneplus(per_read[:, :, exponents_start : exponents_start + 2 * w])[..., None]
+            interface["forward_sharpness"] = exponents[:, :, :w]
+            interface["backward_sharpness"] = exponents[:, :, w:]
+        return interface
+
+    def _content_weights(self, memory, interface, head):
+        """Content weightings of the ``"read"`` or ``"write"`` heads in ``memory`` ``[B, M, N]``, masked
+        with ``masked_content``."""
+        keys, strengths = interface[f"{head}_keys"], interface[f"{head}_strengths"]
+        if self.masked_content:
+            return dnc_options.masked_content_weights(memory, keys, strengths, interface[f"{head}_masks"])
+        return addressing.content_weights(memory, keys, strengths)
 
     def step(self, inputs, states, training=None):
         """One step with every intermediate: ``(output, new_states, details)``.
@@ -205,7 +263,9 @@ class DNCCell(MemoryCell):
         ``allocation`` ``[B, W, N]``, ``erase`` and ``write_vectors`` ``[B, W, M]``,
         ``free_gates`` ``[B, R]``, ``allocation_gates`` and ``write_gates`` ``[B, W]``,
         ``read_modes`` ``[B, R, 2 W + 1]``, ``read_vectors`` ``[B, R, M]`` and the memory
-        after this step's writes, ``memory`` ``[B, M, N]``.
+        after this step's writes, ``memory`` ``[B, M, N]``; with ``masked_content`` also
+        ``read_masks`` ``[B, R, M]`` and ``write_masks`` ``[B, W, M]``, with ``link_sharpness``
+        ``forward_sharpness`` and ``backward_sharpness`` ``[B, R, W]``.
         """
         state = self.unpack_state(states)
         n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
@@ -218,27 +278,32 @@ class DNCCell(MemoryCell):
 
         # Dynamic memory allocation, then writing.
         retention = dnc_addressing.retention(interface["free_gates"], state["read_weights"])
-        usage = dnc_addressing.update_usage(state["usage"], state["write_weights"], retention)
+        previous_writes = state["write_weights"]
+        if not self.usage_gradient:
+            previous_writes = ops.stop_gradient(previous_writes)
+        usage = dnc_addressing.update_usage(state["usage"], previous_writes, retention)
         allocation = dnc_addressing.write_allocation_weights(
             usage, interface["allocation_gates"] * interface["write_gates"]
         )
-        write_content = addressing.content_weights(
-            state["memory"], interface["write_keys"], interface["write_strengths"]
-        )
+        write_content = self._content_weights(state["memory"], interface, "write")
         write_weights = dnc_addressing.mix_write_weights(
             write_content, allocation, interface["allocation_gates"], interface["write_gates"]
         )
-        memory = fast_addressing.fast_write(
-            state["memory"], write_weights, interface["erase"], interface["write_vectors"]
-        )
+        memory = state["memory"]
+        if self.deallocation:
+            memory = dnc_options.deallocate(memory, retention)
+        memory = fast_addressing.fast_write(memory, write_weights, interface["erase"], interface["write_vectors"])
 
         # Temporal links, then reading from the new memory.
         link = dnc_addressing.update_link(state["link"], state["precedence"], write_weights)
         precedence = dnc_addressing.update_precedence(state["precedence"], write_weights)
-        forward, backward = dnc_addressing.directional_weights(link, state["read_weights"])
-        read_content = addressing.content_weights(
-            memory, interface["read_keys"], interface["read_strengths"]
-        )
+        if self.link_sharpness:
+            forward, backward = dnc_options.sharpened_directional_weights(
+                link, state["read_weights"], interface["forward_sharpness"], interface["backward_sharpness"]
+            )
+        else:
+            forward, backward = dnc_addressing.directional_weights(link, state["read_weights"])
+        read_content = self._content_weights(memory, interface, "read")
         read_weights = dnc_addressing.mix_read_weights(
             read_content, forward, backward, interface["read_modes"]
         )
@@ -270,4 +335,16 @@ class DNCCell(MemoryCell):
             "read_vectors": read_vectors,
             "memory": memory,
         }
+        details.update({k: interface[k] for k in ("read_masks", "write_masks") if k in interface})
+        details.update({k: interface[k][..., 0] for k in ("forward_sharpness", "backward_sharpness") if k in interface})
         return output, new_states, details
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            masked_content=self.masked_content,
+            deallocation=self.deallocation,
+            link_sharpness=self.link_sharpness,
+            usage_gradient=self.usage_gradient,
+        )
+        return config

@@ -1,11 +1,14 @@
-"""DNC memory allocation and temporal-link functions against NumPy references written with loops."""
+"""DNC memory allocation and temporal-link functions, and the options of :mod:`ntm_cell.dnc_options`, against
+NumPy references written with loops."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from keras import ops
 
+from ntm_cell import addressing
 from ntm_cell import dnc_addressing as dnc
+from ntm_cell import dnc_options
 
 B, R, W, N = 3, 2, 2, 5
 
@@ -346,3 +349,131 @@ def test_read_weights_mix_backward_content_forward(write_heads):
     if write_heads == 1:
         pure = _np(dnc.mix_read_weights(content, forward, backward, np.tile(_f32([0, 0, 1]), (B, R, 1))))
         np.testing.assert_allclose(pure, forward[:, :, 0], atol=1e-7)
+
+
+# ---------------------------------------------------------------- the options of Csordás & Schmidhuber (2019)
+M = 4
+
+
+def reference_masked_content(rows, key, strength, mask):
+    """rows [N, M] (the memory rows), key [M], strength, mask [M] -> [N]: softmax of beta * cos(k m, M(i) m)."""
+    masked_key = [key[j] * mask[j] for j in range(len(key))]
+    scores = []
+    for row in rows:
+        masked_row = [row[j] * mask[j] for j in range(len(row))]
+        dot = sum(a * b for a, b in zip(masked_key, masked_row))
+        lengths = np.sqrt(sum(a * a for a in masked_key)) * np.sqrt(sum(b * b for b in masked_row))
+        scores.append(strength * dot / lengths)
+    e = np.exp(np.array(scores) - max(scores))
+    return e / e.sum()
+
+
+def reference_sharpen(d, s):
+    """d [N] positive, s -> [N]: d^s / sum(d^s)."""
+    powered = np.array([float(x) ** s for x in d])
+    return powered / powered.sum()
+
+
+def test_masked_content_weights_match_loops():
+    rng = np.random.default_rng(20)
+    memory = _f32(rng.normal(size=(B, M, N)))
+    keys = _f32(rng.normal(size=(B, R, M)))
+    strengths = _f32(1 + 3 * rng.random((B, R, 1)))
+    masks = _f32(rng.random((B, R, M)))
+    weights = _np(dnc_options.masked_content_weights(memory, keys, strengths, masks))
+    assert weights.shape == (B, R, N)
+    for b in range(B):
+        for h in range(R):
+            expected = reference_masked_content(memory[b].T, keys[b, h], strengths[b, h, 0], masks[b, h])
+            np.testing.assert_allclose(weights[b, h], expected, atol=1e-5)
+
+
+def test_all_ones_mask_is_plain_content_weighting_and_masked_out_parts_do_not_count():
+    rng = np.random.default_rng(21)
+    memory = _f32(rng.normal(size=(B, M, N)))
+    keys = _f32(rng.normal(size=(B, R, M)))
+    strengths = _f32(1 + 3 * rng.random((B, R, 1)))
+    plain = _np(addressing.content_weights(memory, keys, strengths))
+    ones = _np(dnc_options.masked_content_weights(memory, keys, strengths, np.ones((B, R, M), "float32")))
+    np.testing.assert_allclose(ones, plain, atol=1e-6)
+    # Mask (1, 1, 0, 0): rows 0 and 1 share their first half (the "key" part), so they get the same weight
+    # whatever their second half (the "value" part) and whatever the key's second half.
+    memory[:, :2, 1] = memory[:, :2, 0]
+    masks = np.tile(_f32([1, 1, 0, 0]), (B, R, 1))
+    weights = _np(dnc_options.masked_content_weights(memory, keys, strengths, masks))
+    np.testing.assert_allclose(weights[..., 0], weights[..., 1], atol=1e-7)
+    keys[..., 2:] = 100.0
+    np.testing.assert_allclose(_np(dnc_options.masked_content_weights(memory, keys, strengths, masks)), weights,
+                               atol=1e-6)
+    # An all-zero mask compares nothing: every similarity is 0 and the weighting is uniform.
+    closed = _np(dnc_options.masked_content_weights(memory, keys, strengths, np.zeros((B, R, M), "float32")))
+    np.testing.assert_allclose(closed, 1.0 / N, atol=1e-7)
+
+
+def test_deallocate_scales_every_row_by_its_retention():
+    rng = np.random.default_rng(22)
+    memory = _f32(rng.normal(size=(B, M, N)))
+    psi = _f32(rng.random((B, N)))
+    cleared = _np(dnc_options.deallocate(memory, psi))
+    for b in range(B):
+        for i in range(N):
+            np.testing.assert_allclose(cleared[b, :, i], memory[b, :, i] * psi[b, i], atol=1e-7)
+    np.testing.assert_array_equal(_np(dnc_options.deallocate(memory, np.ones((B, N), "float32"))), memory)
+    # A read head that read row 1 and opens its free gate clears row 1 and keeps the rest.
+    psi = dnc.retention(_f32([[[1.0]]]), _f32([[[0.0, 1.0, 0.0]]]))
+    cleared = _np(dnc_options.deallocate(np.ones((1, 2, 3), "float32"), psi))
+    np.testing.assert_array_equal(cleared, [[[1, 0, 1], [1, 0, 1]]])
+
+
+def test_sharpen_distribution_matches_the_power_formula():
+    rng = np.random.default_rng(23)
+    d = _sub_distributions(rng, (B, R, N)) + _f32(0.01)
+    s = _f32(1 + 4 * rng.random((B, R, 1)))
+    exact = _np(dnc_options.sharpen_distribution(d, s, epsilon=0.0))
+    stable = _np(dnc_options.sharpen_distribution(d, s))
+    for b in range(B):
+        for h in range(R):
+            expected = reference_sharpen(d[b, h], s[b, h, 0])
+            np.testing.assert_allclose(exact[b, h], expected, atol=1e-6)
+            np.testing.assert_allclose(stable[b, h], expected, atol=1e-3)
+    # Sharper with a larger exponent: the largest entry grows.
+    assert np.all(_np(dnc_options.sharpen_distribution(d, s + 1.0)).max(-1) >= exact.max(-1) - 1e-7)
+
+
+def test_exponent_one_keeps_a_distribution_and_all_zero_weights_become_uniform():
+    d = _distributions(np.random.default_rng(24), (B, R, N))
+    ones = np.ones((B, R, 1), "float32")
+    np.testing.assert_allclose(_np(dnc_options.sharpen_distribution(d, ones)), d, atol=N * 1e-6)
+    zeros = tf.zeros((B, R, N))
+    s = tf.Variable(2.0 * ones)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(zeros)
+        uniform = dnc_options.sharpen_distribution(zeros, s)
+        loss = tf.reduce_sum(uniform * tf.range(N, dtype=tf.float32))
+    np.testing.assert_allclose(_np(uniform), 1.0 / N, atol=1e-7)
+    for gradient in (tape.gradient(loss, zeros), tape.gradient(loss, s)):
+        assert np.all(np.isfinite(_np(gradient)))
+    np.testing.assert_allclose(_np(tape.gradient(loss, s)), 0.0, atol=1e-6)  # uniform for every s
+
+
+def test_sharpened_directional_weights_match_loops_and_start_uniform():
+    rng = np.random.default_rng(25)
+    link = _f32(rng.random((B, W, N, N)) / N + 0.01)
+    read_weights = _distributions(rng, (B, R, N))
+    s_f, s_b = _f32(1 + 3 * rng.random((B, R, W, 1))), _f32(1 + 3 * rng.random((B, R, W, 1)))
+    forward, backward = (_np(x) for x in dnc_options.sharpened_directional_weights(link, read_weights, s_f, s_b))
+    assert forward.shape == backward.shape == (B, R, W, N)
+    for b in range(B):
+        for r in range(R):
+            for h in range(W):
+                f, bw = reference_directional(link[b, h], read_weights[b, r])
+                np.testing.assert_allclose(forward[b, r, h], reference_sharpen(f, s_f[b, r, h, 0]), atol=1e-4)
+                np.testing.assert_allclose(backward[b, r, h], reference_sharpen(bw, s_b[b, r, h, 0]), atol=1e-4)
+    ones = np.ones((B, R, W, 1), "float32")
+    plain = [_np(x) for x in dnc.directional_weights(link, read_weights)]
+    unsharpened = [_np(x) for x in dnc_options.sharpened_directional_weights(link, read_weights, ones, ones)]
+    for x, y in zip(unsharpened, plain):
+        np.testing.assert_allclose(x, y / y.sum(-1, keepdims=True), atol=1e-5)
+    blank = dnc_options.sharpened_directional_weights(np.zeros((B, W, N, N), "float32"), read_weights, s_f, s_b)
+    for x in blank:
+        np.testing.assert_allclose(_np(x), 1.0 / N, atol=1e-7)
