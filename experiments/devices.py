@@ -27,7 +27,13 @@ def intra_op_threads():
 
 
 def get_strategy(name, virtual_cpus=0):
-    """``"default"`` or ``"mirrored"`` (over the visible GPUs, or over ``virtual_cpus`` logical CPUs)."""
+    """A ``tf.distribute`` strategy by name; create it before TensorFlow runs any other op.
+
+    ``"default"``: no distribution. ``"mirrored"``: ``tf.distribute.MirroredStrategy`` over this machine's GPUs, or
+    over ``virtual_cpus`` logical CPUs. ``"multi_worker"``: ``tf.distribute.MultiWorkerMirroredStrategy`` over the
+    machines that the ``TF_CONFIG`` environment variable lists (each machine runs the same command with its own
+    ``task``); without ``TF_CONFIG`` this machine alone is the cluster.
+    """
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
     if virtual_cpus:
@@ -37,6 +43,8 @@ def get_strategy(name, virtual_cpus=0):
         )
     if name == "default":
         return tf.distribute.get_strategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices)

@@ -4,12 +4,13 @@ A run lives in ``<logdir>/<task>/<model>/seed<k>/``: ``config.json`` (its
 :class:`~experiments.configs.ExperimentConfig`), TensorBoard events, ``checkpoints/`` and, once training has
 finished, ``model.keras``. Shipped models are ``<name>.keras`` files with ``<name>.json`` beside them.
 
-TensorFlow and Keras are imported by the functions that need them, so command-line scripts can check their flags
-first.
+TensorFlow and Keras are imported by the functions that need them (without TensorFlow's CPU-only start-up lines,
+see :mod:`experiments.startup`), so command-line scripts can check their flags first.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,8 +28,12 @@ def run_directory(logdir, task, model, seed):
     return Path(logdir) / task / model / f"seed{seed}"
 
 
-def prepare_run_directory(run_dir, config):
-    """Create ``run_dir`` and its ``config.json``, or check that an existing run matches ``config``.
+def prepare_run_directory(run_dir, config, write_to=None):
+    """Check that an existing run in ``run_dir`` matches ``config``, then create ``write_to`` (default ``run_dir``)
+    and its ``config.json``.
+
+    ``config.json`` is written whole or not at all (a new file renamed over it), so that another process checking
+    the same run at the same moment (a worker of a multi-worker run) reads either none or all of it.
 
     Raises:
         ConfigMismatchError: the directory holds checkpoints of another configuration.
@@ -50,8 +55,11 @@ def prepare_run_directory(run_dir, config):
             )
     elif (run_dir / "checkpoints").exists():
         raise ConfigMismatchError(f"{run_dir}/checkpoints exists but has no config.json; refusing to overwrite it")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(config.to_json())
+    write_to = run_dir if write_to is None else Path(write_to)
+    write_to.mkdir(parents=True, exist_ok=True)
+    partial = write_to / f".config.json.{os.getpid()}"
+    partial.write_text(config.to_json())
+    os.replace(partial, write_to / "config.json")
 
 
 class LoadedRun(NamedTuple):
@@ -129,6 +137,9 @@ def load_run(path, task=None, task_kwargs=None):
             raise ValueError(f"unknown task {task!r}; choose one of {', '.join(configs.TASK_NAMES)}")
         task_object = tasks.get_task(task, **dict(configs.TASK_KWARGS[task], **(task_kwargs or {})))
 
+    from experiments.startup import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # the first import of TensorFlow in the scripts that load a run
     import keras
 
     from ntm_cell import DNCCell, NTMCell  # noqa: F401  (registers the cells with Keras' serialisation)

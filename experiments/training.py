@@ -10,13 +10,15 @@ A run lives in ``<logdir>/<task>/<model>/seed<k>/`` (see :mod:`experiments.runs`
   held-out evaluation was the lowest (the later one among equals).
 - TensorBoard hparams of the configuration (:mod:`experiments.hparams`), for the HParams dashboard.
 
+With ``strategy="multi_worker"`` the chief writes these; every other worker writes its own to a temporary directory
+that is removed at the end (:mod:`experiments.multi_worker`).
+
 The compiled steps are in :mod:`experiments.train_step`. This module is TensorFlow-specific (``tf.data``,
 ``tf.summary``, ``tf.train.Checkpoint``, ``tf.distribute``); the cells themselves are backend-agnostic.
 """
 
 import dataclasses
 import math
-import time
 from pathlib import Path
 
 import keras
@@ -28,10 +30,12 @@ from experiments.configs import CONVERGED_BIT_ERRORS
 from experiments.curriculum import Curriculum
 from experiments.devices import get_strategy
 from experiments.models import build_model
+from experiments.multi_worker import check_same_step, role, write_directory
 from experiments.hparams import write_hparams
 from experiments.optimizers import learning_rate_at, make_optimizer
 from experiments.progress import Progress
 from experiments.runs import prepare_run_directory
+from experiments.summaries import Means, write_training_scalars
 from experiments.train_step import default_batch_splits, make_eval_step, make_train_step
 
 #: Scalars written to TensorBoard, by tag.
@@ -58,11 +62,15 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclasses.dataclass
 class TrainingResult:
+    """What :func:`train` returns: the run directory and the ``model.keras`` in it (the chief's), the last step, the
+    step it resumed from (0: a new run), the last held-out bit errors per sequence, and the trained model."""
+
     run_dir: Path
     step: int
     resumed_from: int
     eval_bit_errors: float
     model_path: Path
+    model: keras.Model
 
 
 @dataclasses.dataclass
@@ -93,7 +101,9 @@ def train(config, run_dir, steps=None, eval_every=100, checkpoint_every=1000, su
             line), between checkpoints, and between TensorBoard training scalars (means over those steps).
         eval_size: sequences in the held-out batch.
         jit_compile: compile the steps with XLA.
-        strategy, virtual_cpus: see :func:`experiments.devices.get_strategy`.
+        strategy, virtual_cpus: see :func:`experiments.devices.get_strategy`. With ``"multi_worker"`` every worker
+            calls this with the same arguments; the chief writes ``run_dir``, the others a temporary directory
+            each (:mod:`experiments.multi_worker`), and ``batch_size`` is the global batch, split among workers.
         stop_when_converged: stop (checkpoint, save the model) at the first held-out evaluation under
             ``CONVERGED_BIT_ERRORS`` bit errors per sequence.
         printer: where progress lines go.
@@ -106,48 +116,52 @@ def train(config, run_dir, steps=None, eval_every=100, checkpoint_every=1000, su
     Raises:
         experiments.runs.ConfigMismatchError: ``run_dir`` holds another configuration.
         NonFiniteLossError: the loss or the weights became NaN or infinite (the last good checkpoint is kept).
+        experiments.multi_worker.WorkersDisagreeError: the workers resumed from different checkpoints.
     """
     steps = config.steps if steps is None else steps
     run_dir = Path(run_dir)
-    prepare_run_directory(run_dir, config)
-    distribution = get_strategy(strategy, virtual_cpus)
-    keras.utils.set_random_seed(config.seed)
-    task = tasks.get_task(config.task, **config.task_kwargs)
-    curriculum = Curriculum(config.curriculum, task.ranges)
-    run = _build_run(config, task, distribution, run_dir)
-    resumed_from = _restore_latest(run, printer)
-    if distribution.num_replicas_in_sync > 1:
-        batch_splits = batch_splits or 1
-    batch_splits = batch_splits or default_batch_splits(config.batch_size, jit_compile, config.model)
-    train_step = make_train_step(run.model, run.optimizer, distribution, jit_compile, batch_splits)
-    evaluation = _HeldOut(run.model, task, config.seed, eval_size, jit_compile, run_dir)
-    write_hparams(evaluation.writer, config, run.model)
-    step, level = resumed_from, int(run.level.numpy())
-    stream = _batches(task, config, distribution, step, curriculum.ranges(level))
-    means, progress = _Means(), Progress(printer, config.batch_size, resumed_from, curriculum.final_level)
-    printer(f"Training {config.model} on {config.task} (seed {config.seed}) in {run_dir}: "
-            f"{run.model.count_params():,} parameters, batch {config.batch_size}"
-            + (f" (in {batch_splits} parts at once)" if batch_splits > 1 else "") + f", steps {step} -> {steps}")
-    while step < steps:
-        loss, errors, norm = _checked_step(train_step, next(stream), step, run.manager)
-        step += 1
-        run.step.assign(step)
-        means.add(loss, errors, norm)
-        if step % summary_every == 0 or step == steps:
-            _write_training_scalars(evaluation.writer, step, means, run.optimizer, config.batch_size, level)
-        if step % eval_every == 0 or step == steps:
-            eval_errors = evaluation.run(step, run.lowest_eval)
-            progress.line(step, steps, loss, errors, eval_errors, level)
-            if _note_convergence(run, config, step, eval_errors, evaluation.writer, printer) and stop_when_converged:
-                steps = step
-            _schedule_learning_rate(run, config, step)
-            new_level = curriculum.next_level(level, means.take_evaluation_window())
-            if new_level != level:
-                level = _set_level(run, curriculum, new_level, printer)
-                stream = _batches(task, config, distribution, step, curriculum.ranges(level))
-        if step % checkpoint_every == 0 or step == steps:
-            _save_checkpoint(run, step, evaluation.last_errors, run_dir)
-    return _finish(run, evaluation, run_dir, step, resumed_from, printer)
+    distribution = get_strategy(strategy, virtual_cpus)  # first: a multi-worker strategy must precede other ops
+    with write_directory(run_dir, distribution) as out:  # run_dir on the chief, a temporary directory elsewhere
+        prepare_run_directory(run_dir, config, write_to=out)
+        keras.utils.set_random_seed(config.seed)
+        task = tasks.get_task(config.task, **config.task_kwargs)
+        curriculum = Curriculum(config.curriculum, task.ranges)
+        run = _build_run(config, task, distribution, out)
+        resumed_from = _restore_latest(run, run_dir, printer)
+        check_same_step(distribution, resumed_from)
+        if distribution.num_replicas_in_sync > 1:
+            batch_splits = batch_splits or 1
+        batch_splits = batch_splits or default_batch_splits(config.batch_size, jit_compile, config.model)
+        train_step = make_train_step(run.model, run.optimizer, distribution, jit_compile, batch_splits)
+        evaluation = _HeldOut(run.model, task, config.seed, eval_size, jit_compile, out)
+        write_hparams(evaluation.writer, config, run.model)
+        step, level = resumed_from, int(run.level.numpy())
+        stream = _batches(task, config, distribution, step, curriculum.ranges(level))
+        means, progress = Means(), Progress(printer, config.batch_size, resumed_from, curriculum.final_level)
+        printer(f"Training {config.model} on {config.task} (seed {config.seed}) in {run_dir}{role(distribution)}: "
+                f"{run.model.count_params():,} parameters, batch {config.batch_size}"
+                + (f" (in {batch_splits} parts at once)" if batch_splits > 1 else "") + f", steps {step} -> {steps}")
+        while step < steps:
+            loss, errors, norm = _checked_step(train_step, next(stream), step, run.manager)
+            step += 1
+            run.step.assign(step)
+            means.add(loss, errors, norm)
+            if step % summary_every == 0 or step == steps:
+                write_training_scalars(evaluation.writer, step, means, run.optimizer, config.batch_size, level)
+            if step % eval_every == 0 or step == steps:
+                eval_errors = evaluation.run(step, run.lowest_eval)
+                progress.line(step, steps, loss, errors, eval_errors, level)
+                converged = _note_convergence(run, config, step, eval_errors, evaluation.writer, printer)
+                if converged and stop_when_converged:
+                    steps = step
+                _schedule_learning_rate(run, config, step)
+                new_level = curriculum.next_level(level, means.take_evaluation_window())
+                if new_level != level:
+                    level = _set_level(run, curriculum, new_level, printer)
+                    stream = _batches(task, config, distribution, step, curriculum.ranges(level))
+            if step % checkpoint_every == 0 or step == steps:
+                _save_checkpoint(run, step, evaluation.last_errors, out)
+        return _finish(run, evaluation, run_dir, out, step, resumed_from, printer)
 
 
 def _build_run(config, task, distribution, run_dir):
@@ -171,12 +185,14 @@ def _build_run(config, task, distribution, run_dir):
     return _Run(model, optimizer, step, level, converged_at, lowest_eval, best_errors, best_step, manager)
 
 
-def _restore_latest(run, printer):
-    """Restore the newest checkpoint, if any; returns the step it was written at (0 for a new run)."""
-    if not run.manager.latest_checkpoint:
+def _restore_latest(run, run_dir, printer):
+    """Restore the newest checkpoint of ``run_dir`` (the chief's, for every worker), if any; returns the step it was
+    written at (0 for a new run)."""
+    latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    if not latest:
         return 0
-    run.manager.checkpoint.restore(run.manager.latest_checkpoint).assert_existing_objects_matched()
-    printer(f"Resumed from {run.manager.latest_checkpoint} at step {int(run.step.numpy())}.")
+    run.manager.checkpoint.restore(latest).assert_existing_objects_matched()
+    printer(f"Resumed from {latest} at step {int(run.step.numpy())}.")
     return int(run.step.numpy())
 
 
@@ -217,21 +233,22 @@ def _save_checkpoint(run, step, eval_errors, run_dir):
     run.manager.save(checkpoint_number=step)
 
 
-def _finish(run, evaluation, run_dir, step, resumed_from, printer):
-    """Save ``model.keras`` and say which file is which; the held-out error is the last evaluation's (one is run if
-    none was)."""
+def _finish(run, evaluation, run_dir, out, step, resumed_from, printer):
+    """Save ``model.keras`` in ``out`` and say which file is which; the held-out error is the last evaluation's (one
+    is run if none was). The result names the chief's files, in ``run_dir``."""
     evaluation.writer.flush()
     eval_errors = evaluation.last_errors
     if math.isnan(eval_errors):
         _, eval_errors = (float(v) for v in evaluation.step_function(*evaluation.batch))
     model_path = run_dir / "model.keras"
-    run.model.save(model_path)
-    line = f"Saved {model_path} (last step {step}, held-out bit errors per sequence {eval_errors:.3f})"
+    run.model.save(out / "model.keras")
+    line = (f"{'Saved' if out == run_dir else 'The chief saves'} {model_path} (last step {step}, held-out bit "
+            f"errors per sequence {eval_errors:.3f})")
     if math.isfinite(float(run.best_errors.numpy())):
         line += (f" and best.keras (step {int(run.best_step.numpy())}, the lowest at a checkpoint: "
                  f"{float(run.best_errors.numpy()):.3f})")
     printer(line + ".")
-    return TrainingResult(run_dir, step, resumed_from, eval_errors, model_path)
+    return TrainingResult(run_dir, step, resumed_from, eval_errors, model_path, run.model)
 
 
 def _batches(task, config, distribution, start, ranges):
@@ -244,7 +261,12 @@ def _batches(task, config, distribution, start, ranges):
     dataset = task.dataset(config.batch_size, config.seed, pad_to=None if bucketed else task.max_time(),
                            skip_batches=start, length_buckets=config.length_buckets, **ranges)
     if distribution.num_replicas_in_sync > 1:
-        dataset = distribution.experimental_distribute_dataset(dataset)
+        # Every worker draws the same global batches (each batch from its seed and number), and DATA sharding
+        # splits each one among the replicas: together they train on the batch one machine would. FILE sharding
+        # (AUTO's first choice) cannot split a generator, and OFF would feed every worker the same sequences.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        dataset = distribution.experimental_distribute_dataset(dataset.with_options(options))
     return iter(dataset)
 
 
@@ -261,47 +283,6 @@ def _checked_step(train_step, batch, step, manager):
             f"the training loss became {loss} at step {step + 1}; stopping. Last good checkpoint: {latest}"
         )
     return loss, errors, norm
-
-
-class _Means:
-    """Means of the training scalars since the last summary, and of the bit errors since the last evaluation."""
-
-    def __init__(self):
-        self.summary = {"loss": 0.0, "errors": 0.0, "norm": 0.0, "count": 0}
-        self.summary_start = time.perf_counter()
-        self.evaluation_errors, self.evaluation_count = 0.0, 0
-
-    def add(self, loss, errors, norm):
-        for key, value in (("loss", loss), ("errors", errors), ("norm", norm), ("count", 1)):
-            self.summary[key] += value
-        self.evaluation_errors += errors
-        self.evaluation_count += 1
-
-    def take_summary(self):
-        """``(mean loss, mean bit errors, mean gradient norm, steps, seconds)`` since the last call; restarts."""
-        totals, seconds = self.summary, time.perf_counter() - self.summary_start
-        count = totals["count"]
-        self.summary = {"loss": 0.0, "errors": 0.0, "norm": 0.0, "count": 0}
-        self.summary_start = time.perf_counter()
-        return totals["loss"] / count, totals["errors"] / count, totals["norm"] / count, count, seconds
-
-    def take_evaluation_window(self):
-        """Mean training bit errors since the last call (what the curriculum judges); restarts."""
-        mean = self.evaluation_errors / max(self.evaluation_count, 1)
-        self.evaluation_errors, self.evaluation_count = 0.0, 0
-        return mean
-
-
-def _write_training_scalars(writer, step, means, optimizer, batch_size, level):
-    loss, errors, norm, count, seconds = means.take_summary()
-    with writer.as_default(step=step):
-        tf.summary.scalar("loss/train", loss)
-        tf.summary.scalar("bit_errors/train", errors)
-        tf.summary.scalar("grad_norm", norm)
-        tf.summary.scalar("learning_rate", float(optimizer.learning_rate.numpy()))
-        tf.summary.scalar("sequences_seen", step * batch_size)
-        tf.summary.scalar("sequences_per_second", count * batch_size / max(seconds, 1e-9))
-        tf.summary.scalar("curriculum_level", level)
 
 
 def _note_convergence(run, config, step, eval_errors, writer, printer):

@@ -17,7 +17,7 @@ import sys
 
 from absl import app, flags
 
-from experiments import configs
+from experiments import configs, startup
 from experiments.bench import cases as bench_cases  # light: TensorFlow is imported when the benchmark starts
 from experiments.bench import profiling, runner
 
@@ -86,6 +86,7 @@ def main(argv):
     except ValueError as error:
         raise app.UsageError(str(error))
     name = FLAGS.name or bench_cases.default_name(FLAGS.task, FLAGS.model, FLAGS.sweep)
+    startup.import_tensorflow_quietly()  # before the runner imports TensorFlow
     command = "python scripts/benchmark.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     runner.benchmark(cases, output_dir=FLAGS.output_dir, name=name, steps=FLAGS.steps, warmup=FLAGS.warmup,
                      seed=FLAGS.seed, isolate_memory=FLAGS.isolate_memory, intra_op_threads=FLAGS.intra_op_threads,

@@ -12,7 +12,7 @@ import sys
 
 from absl import app, flags, logging
 
-from experiments import configs  # light: TensorFlow is imported after the flags are parsed
+from experiments import configs, startup  # light: TensorFlow is imported after the flags are parsed
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("task", "copy", configs.TASK_NAMES, "Task to train on.")
@@ -54,7 +54,8 @@ flags.DEFINE_integer("batch_splits", 0, "Compute each batch's gradient in this m
                      "(0: one per TensorFlow thread with XLA, else 1; 1: the whole batch in one program). Same "
                      "gradient, computed on several cores at once.", lower_bound=0)
 flags.DEFINE_bool("jit_compile", True, "Compile training steps with XLA (much faster on CPU).")
-flags.DEFINE_enum("strategy", "default", configs.STRATEGIES, "tf.distribute strategy.")
+flags.DEFINE_enum("strategy", "default", configs.STRATEGIES, "tf.distribute strategy: mirrored over this machine's "
+                  "GPUs; multi_worker over the machines of TF_CONFIG (run the same command on each).")
 flags.DEFINE_integer("virtual_cpus", 0, "Split the CPU into this many logical devices (to try --strategy=mirrored "
                      "without GPUs).", lower_bound=0)
 
@@ -82,16 +83,18 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from experiments import devices, runs, training
-
-    if FLAGS.threads:
-        devices.set_threads(FLAGS.threads)
-    logging.set_verbosity(logging.WARNING)  # TensorFlow's checkpoint saver logs every save at INFO
     config = config_from_flags()
     if FLAGS.batch_splits > config.batch_size:
         raise app.UsageError(f"--batch_splits={FLAGS.batch_splits} is more than the batch size {config.batch_size}")
     if FLAGS.batch_splits > 1 and FLAGS.strategy != "default":
         raise app.UsageError("--batch_splits > 1 works with --strategy=default only")
+    startup.import_tensorflow_quietly()  # before anything else imports TensorFlow
+    from experiments import devices, multi_worker, runs, training
+
+    if FLAGS.threads:
+        devices.set_threads(FLAGS.threads)
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # TensorFlow's checkpoint saver logs every save at INFO
     run_dir = runs.run_directory(FLAGS.logdir, config.task, config.model, config.seed)
     try:
         training.train(
@@ -106,9 +109,11 @@ def main(argv):
             stop_when_converged=FLAGS.stop_when_converged,
             batch_splits=FLAGS.batch_splits,
         )
-    except (runs.ConfigMismatchError, training.NonFiniteLossError) as error:
+    except (runs.ConfigMismatchError, training.NonFiniteLossError, multi_worker.WorkersDisagreeError) as error:
         print(f"train.py: {error}", file=sys.stderr)
         return 1
+    if FLAGS.strategy == "multi_worker":
+        multi_worker.wait_for_other_workers_to_end()
     return 0
 
 
