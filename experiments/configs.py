@@ -41,16 +41,16 @@ class ExperimentConfig:
     """Everything that defines a training run except where it is written and for how long.
 
     Attributes:
-        task: task name (see ``tasks.TASKS``).
+        task: task name (see ``ntm_cell.tasks.TASKS``).
         model: ``"ntm"``, ``"lstm"`` or ``"dnc"``.
         task_kwargs: constructor arguments of the task (the training ranges).
-        model_kwargs: arguments of the model builder in :mod:`experiments.models`.
+        model_kwargs: arguments of the model builder in :mod:`ntm_cell.experiments.models`.
         learning_rate: the optimizer's learning rate.
         optimizer: one of ``OPTIMIZERS``.
         clip_norm: global gradient-norm clip.
         batch_size: sequences per step.
         steps: default number of training steps.
-        curriculum: ``"none"`` or ``"adaptive"`` (see :mod:`experiments.curriculum`).
+        curriculum: ``"none"`` or ``"adaptive"`` (see :mod:`ntm_cell.experiments.curriculum`).
         seed: seeds weights and the data stream.
         converged_learning_rate_factor: once the held-out error first falls below ``CONVERGED_BIT_ERRORS``,
             the learning rate is multiplied by this factor so that a converged model stays converged; 1.0 turns
@@ -61,7 +61,7 @@ class ExperimentConfig:
             0 keeps it constant (docs/results.md compares the schedules).
         length_buckets: draw each batch from one of (at most) this many groups of the task's lengths (or item
             counts) and pad it to that group's longest time, instead of padding every batch to the task's
-            longest (see ``tasks.Task.length_buckets``). Each sequence keeps its length distribution; the steps
+            longest (see ``ntm_cell.tasks.Task.length_buckets``). Each sequence keeps its length distribution; the steps
             spent on padding are saved, at the cost of one XLA compilation per group. 1 turns it off
             (docs/results.md and docs/performance.md measure it).
         precision: the Keras dtype policy of the model, one of ``PRECISIONS``. ``"float32"`` (default) everywhere;

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.configs import CONVERGED_BIT_ERRORS
-from experiments.events import read_scalars
-from experiments import reports
+from ntm_cell.experiments.configs import CONVERGED_BIT_ERRORS
+from ntm_cell.experiments.events import read_scalars
+from ntm_cell.experiments import reports
 
 
 def convergence(run_dir, threshold=CONVERGED_BIT_ERRORS):

@@ -9,7 +9,7 @@
 
 import math
 
-from experiments.configs import CURRICULA
+from ntm_cell.experiments.configs import CURRICULA
 
 
 class Curriculum:

@@ -8,8 +8,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from experiments.configs import MODELS
-from experiments.events import read_scalars
+from ntm_cell.experiments.configs import MODELS
+from ntm_cell.experiments.events import read_scalars
 
 
 class Curve(NamedTuple):

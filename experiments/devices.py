@@ -4,7 +4,7 @@ import os
 
 import tensorflow as tf
 
-from experiments.configs import STRATEGIES
+from ntm_cell.experiments.configs import STRATEGIES
 
 
 def set_threads(intra_op):

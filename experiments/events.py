@@ -123,7 +123,7 @@ def read_scalars(run_dir):
 
 
 def read_hparams(run_dir):
-    """The hyperparameters a run wrote for TensorBoard's HParams dashboard (:mod:`experiments.hparams`).
+    """The hyperparameters a run wrote for TensorBoard's HParams dashboard (:mod:`ntm_cell.experiments.hparams`).
 
     Returns:
         ``{name: value}`` (the newest record's, if a resumed run wrote them again); ``{}`` if it wrote none.

@@ -12,8 +12,8 @@ A *point* of a sweep is a dict of task ranges under short names, one value each:
 other points are), runs the model in a ``tf.function`` and returns one row per point: the point's values
 followed by the metrics of :data:`METRIC_COLUMNS`.
 
-Only NumPy, ``tasks`` and ``experiments.configs`` are imported at module level; TensorFlow and Keras are imported
-by the functions that need them, so command-line scripts can check their flags first.
+Only NumPy, ``ntm_cell.tasks`` and ``ntm_cell.experiments.configs`` are imported at module level; TensorFlow and
+Keras are imported by the functions that need them, so command-line scripts can check their flags first.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 
-import tasks
-from experiments import reports
+from ntm_cell import tasks
+from ntm_cell.experiments import reports
 
 #: Every metric column a row can have, in the order they are written.
 METRIC_COLUMNS = (
@@ -201,8 +201,8 @@ def generalization(model, task, points=None, sequences_per_point=1000, batch_siz
     Args:
         model: a ``keras.Model`` mapping ``[B, T, task.input_size]`` to logits ``[B, T, task.output_size]``, or
             any callable doing the same on NumPy arrays.
-        task: a :class:`tasks.Task`, in its training configuration (repeat copy normalises the repeat count with
-            its training statistics).
+        task: a :class:`ntm_cell.tasks.Task`, in its training configuration (repeat copy normalises the repeat
+            count with its training statistics).
         points: list of points (see the module docstring); default: every default of :func:`sweep_points`.
         sequences_per_point: sequences drawn at every point.
         batch_size: sequences per model call.
@@ -212,7 +212,7 @@ def generalization(model, task, points=None, sequences_per_point=1000, batch_siz
     Returns:
         a list of dicts, one per point: the point's values, then ``bit_errors`` (mean per sequence), ``stderr``,
         ``error_free``, ``scored_bits`` and ``sequences``; for N-grams also ``cost_bits``, ``cost_stderr``,
-        ``optimal_cost_bits`` and ``optimal_stderr`` (the optimal Bayesian estimator of ``tasks.ngrams`` on the
+        ``optimal_cost_bits`` and ``optimal_stderr`` (the optimal Bayesian estimator of ``ntm_cell.tasks.ngrams`` on the
         same sequences).
     """
     if sequences_per_point < 1 or batch_size < 1:
@@ -221,7 +221,7 @@ def generalization(model, task, points=None, sequences_per_point=1000, batch_siz
         )
     from keras.ops import convert_to_numpy
 
-    from tasks import metrics
+    from ntm_cell.tasks import metrics
 
     points = sweep_points(task) if points is None else list(points)
     predict = make_predict(model, task.input_size)

@@ -3,7 +3,7 @@
 ``train.py`` writes :func:`run_hparams` into every run directory (``tensorboard.plugins.hparams``), next to the
 scalars that serve as the dashboard's metrics: ``bit_errors/eval`` (the last value is the final held-out error),
 ``bit_errors/eval_best`` (the lowest so far) and ``sequences_to_converge`` (written once, when the run converges).
-:func:`experiments.events.read_hparams` reads them back.
+:func:`ntm_cell.experiments.events.read_hparams` reads them back.
 """
 
 #: The dashboard's metrics: scalar tags written by the training loop.
@@ -14,12 +14,12 @@ def run_hparams(config, model):
     """``{name: bool, int, float or str}``: what the run was trained with.
 
     Args:
-        config: the run's :class:`~experiments.configs.ExperimentConfig`.
+        config: the run's :class:`~ntm_cell.experiments.configs.ExperimentConfig`.
         model: the built ``keras.Model``; the memory's size and initialisation come from its memory cell (the
             configuration holds only what differs from the cell's defaults). The LSTM baseline has none: ``0``
             rows and ``"none"``.
     """
-    from experiments.models import RECURRENT_LAYER
+    from ntm_cell.experiments.models import RECURRENT_LAYER
 
     try:
         cell = model.get_layer(RECURRENT_LAYER).cell

@@ -66,7 +66,7 @@ def build_model(model, input_size, output_size, precision="float32", **model_kwa
     """Build ``model`` (``"ntm"``, ``"lstm"`` or ``"dnc"``) for a task's input and output sizes.
 
     Args:
-        precision: the Keras dtype policy of its layers (``experiments.configs.PRECISIONS``); the logits are
+        precision: the Keras dtype policy of its layers (``ntm_cell.experiments.configs.PRECISIONS``); the logits are
             float32 under every policy.
 
     Returns:

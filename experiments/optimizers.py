@@ -1,11 +1,11 @@
 """The optimizers train.py uses and its learning-rate schedule after convergence.
 
-Free of TensorFlow: ``experiments.bench.jax_step`` builds the same optimizers under JAX.
+Free of TensorFlow: ``ntm_cell.experiments.bench.jax_step`` builds the same optimizers under JAX.
 """
 
 import keras
 
-from experiments.configs import OPTIMIZERS
+from ntm_cell.experiments.configs import OPTIMIZERS
 
 
 def make_optimizer(config):
@@ -52,7 +52,7 @@ def learning_rate_at(config, step, converged_at):
     ``config.converged_learning_rate_half_life`` steps after convergence when that is positive.
 
     Args:
-        config: an :class:`~experiments.configs.ExperimentConfig`.
+        config: an :class:`~ntm_cell.experiments.configs.ExperimentConfig`.
         step: the current step (>= ``converged_at``).
         converged_at: the step of the first held-out evaluation under ``CONVERGED_BIT_ERRORS``; 0 if none yet.
 

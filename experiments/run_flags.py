@@ -4,9 +4,9 @@
 
 A script calls :func:`define_run_flags` where it defines its own flags and ``flags.adopt_module_key_flags(run_flags)``
 so that its ``--help`` lists them; after parsing, :func:`given_path` and :func:`load_run` turn them into a
-:class:`~experiments.runs.LoadedRun`, raising ``app.UsageError`` (one clear line) for what the user got wrong.
+:class:`~ntm_cell.experiments.runs.LoadedRun`, raising ``app.UsageError`` (one clear line) for what the user got wrong.
 
-Light to import, like :mod:`experiments.configs`: TensorFlow is imported by :func:`load_run` only.
+Light to import, like :mod:`ntm_cell.experiments.configs`: TensorFlow is imported by :func:`load_run` only.
 """
 
 import json
@@ -14,7 +14,7 @@ import os
 
 from absl import app, flags
 
-from experiments import configs
+from ntm_cell.experiments import configs
 
 
 def _is_json_object(text):
@@ -73,12 +73,12 @@ def given_path(flag_values=flags.FLAGS):
 
 
 def load_run(path, flag_values=flags.FLAGS):
-    """:func:`experiments.runs.load_run` of ``path`` with the ``--task`` and ``--task_kwargs`` given.
+    """:func:`ntm_cell.experiments.runs.load_run` of ``path`` with the ``--task`` and ``--task_kwargs`` given.
 
     Raises:
         app.UsageError: nothing to load there, or what is there does not fit the task.
     """
-    from experiments import runs  # imports TensorFlow when it loads the model
+    from ntm_cell.experiments import runs  # imports TensorFlow when it loads the model
 
     try:
         task_kwargs = json.loads(flag_values.task_kwargs) if flag_values.task_kwargs else None

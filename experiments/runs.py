@@ -1,11 +1,11 @@
 """Run directories: where a run lives, checking a resumed run's configuration, loading a trained model back.
 
 A run lives in ``<logdir>/<task>/<model>/seed<k>/``: ``config.json`` (its
-:class:`~experiments.configs.ExperimentConfig`), TensorBoard events, ``checkpoints/`` and, once training has
+:class:`~ntm_cell.experiments.configs.ExperimentConfig`), TensorBoard events, ``checkpoints/`` and, once training has
 finished, ``model.keras``. Shipped models are ``<name>.keras`` files with ``<name>.json`` beside them.
 
 TensorFlow and Keras are imported by the functions that need them (without TensorFlow's CPU-only start-up lines,
-see :mod:`experiments.startup`), so command-line scripts can check their flags first.
+see :mod:`ntm_cell.experiments.startup`), so command-line scripts can check their flags first.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import tasks
-from experiments import configs
-from experiments.configs import ExperimentConfig
+from ntm_cell import tasks
+from ntm_cell.experiments import configs
+from ntm_cell.experiments.configs import ExperimentConfig
 
 
 class ConfigMismatchError(ValueError):
@@ -67,8 +67,9 @@ class LoadedRun(NamedTuple):
 
     Attributes:
         model: the ``keras.Model``.
-        task: the :class:`tasks.Task` it was trained on (its training ranges).
-        config: the run's :class:`~experiments.configs.ExperimentConfig`, or ``None`` for a bare ``.keras`` file.
+        task: the :class:`ntm_cell.tasks.Task` it was trained on (its training ranges).
+        config: the run's :class:`~ntm_cell.experiments.configs.ExperimentConfig`, or ``None`` for a bare
+            ``.keras`` file.
         model_name: ``"ntm"``, ``"lstm"``, ``"dnc"`` (or the Keras model's name if it is none of those).
         source: the file the weights came from.
     """
@@ -91,7 +92,7 @@ def config_file(path):
 
 
 def read_config(path):
-    """The :class:`~experiments.configs.ExperimentConfig` of the run or model file at ``path``, or ``None``."""
+    """The :class:`~ntm_cell.experiments.configs.ExperimentConfig` of the run or model file at ``path``, or ``None``."""
     config_path = config_file(path)
     return ExperimentConfig.from_json(config_path.read_text()) if config_path.exists() else None
 
@@ -137,7 +138,7 @@ def load_run(path, task=None, task_kwargs=None):
             raise ValueError(f"unknown task {task!r}; choose one of {', '.join(configs.TASK_NAMES)}")
         task_object = tasks.get_task(task, **dict(configs.TASK_KWARGS[task], **(task_kwargs or {})))
 
-    from experiments.startup import import_tensorflow_quietly
+    from ntm_cell.experiments.startup import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # the first import of TensorFlow in the scripts that load a run
     import keras
@@ -166,12 +167,12 @@ def load_run(path, task=None, task_kwargs=None):
 def _restore_checkpoint(config, task, checkpoint_dir):
     import tensorflow as tf
 
-    from experiments.models import build_model
+    from ntm_cell.experiments.models import build_model
 
     latest = tf.train.latest_checkpoint(str(checkpoint_dir))
     if latest is None:
         raise FileNotFoundError(f"{checkpoint_dir} holds no checkpoint")
-    from experiments.optimizers import make_optimizer
+    from ntm_cell.experiments.optimizers import make_optimizer
 
     model = build_model(config.model, task.input_size, task.output_size, config.precision, **config.model_kwargs)
     # With the optimizer, as train() saved it: the optimizer's list of trainable variables reaches every weight.

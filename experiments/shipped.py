@@ -1,8 +1,8 @@
 """Trained models shipped with the package, so that ``evaluate.py`` and ``plot_heads.py`` work without training.
 
 ``experiments/trained_models/<task>_<model>.keras`` is a trained model; ``<task>_<model>.json`` beside it is the
-:class:`~experiments.configs.ExperimentConfig` it was trained with (so :func:`experiments.runs.load_run`
-knows its task), and ``README.md`` there says which run each file came from.
+:class:`~ntm_cell.experiments.configs.ExperimentConfig` it was trained with (so
+:func:`ntm_cell.experiments.runs.load_run` knows its task), and ``README.md`` there says which run each file came from.
 
     python scripts/evaluate.py --model_path=experiments/trained_models/copy_ntm.keras
     python scripts/ship_models.py --logdir=logs --tasks=copy,associative_recall,repeat_copy
@@ -12,8 +12,8 @@ import json
 import shutil
 from pathlib import Path
 
-from experiments.configs import TASK_NAMES
-from experiments.convergence import convergence
+from ntm_cell.experiments.configs import TASK_NAMES
+from ntm_cell.experiments.convergence import convergence
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "trained_models"
 #: The tasks a shipped NTM is promised for.
@@ -38,7 +38,7 @@ def best_run(logdir, task, model="ntm"):
     ties go to the run that converged in fewer sequences.
 
     Returns:
-        ``(run_dir, summary)`` where ``summary`` is :func:`experiments.convergence.convergence`'s dict.
+        ``(run_dir, summary)`` where ``summary`` is :func:`ntm_cell.experiments.convergence.convergence`'s dict.
 
     Raises:
         FileNotFoundError: no finished run under ``<logdir>/<task>/<model>/``.
@@ -65,7 +65,7 @@ def ship(run_dir, task, model="ntm", directory=SHIPPED_DIR, summary=None, model_
     ``model_file`` is ``"model.keras"`` (the last step) or ``"best.keras"`` (the checkpoint with the lowest
     held-out error).
 
-    ``summary`` is the run's :func:`experiments.convergence.convergence` dict when the caller has it already
+    ``summary`` is the run's :func:`ntm_cell.experiments.convergence.convergence` dict when the caller has it already
     (it is read from the event files otherwise).
 
     Returns:

@@ -5,7 +5,7 @@ is set up, so ``TF_CPP_MIN_LOG_LEVEL`` does not hide them. On a machine without 
 :data:`BENIGN` lists them. :func:`import_tensorflow_quietly` captures descriptor 2 while TensorFlow loads and
 writes back every captured line but those (:func:`lines_to_keep`), so anything else, a real error included, still
 reaches stderr. With absl's ``--verbosity=1`` or higher every line is written back. Every script calls it, or a
-function that calls it (:func:`experiments.runs.load_run`), before TensorFlow is first imported.
+function that calls it (:func:`ntm_cell.experiments.runs.load_run`), before TensorFlow is first imported.
 
 This module imports neither TensorFlow nor Keras at import time.
 """

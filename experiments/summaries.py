@@ -1,5 +1,5 @@
-"""The training scalars of :func:`experiments.training.train`: their means over each summary and evaluation window,
-written to TensorBoard."""
+"""The training scalars of :func:`ntm_cell.experiments.training.train`: their means over each summary and
+evaluation window, written to TensorBoard."""
 
 import time
 

@@ -11,15 +11,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-import tasks
-from experiments.generalization import EVAL_DATA_TAG, expand_point, make_predict
+from ntm_cell import tasks
+from ntm_cell.experiments.generalization import EVAL_DATA_TAG, expand_point, make_predict
 
 
 def _bit_errors_by_sequence(targets, logits, mask):
-    """NumPy ``[B]`` of :func:`tasks.metrics.bit_errors_by_sequence`."""
+    """NumPy ``[B]`` of :func:`ntm_cell.tasks.metrics.bit_errors_by_sequence`."""
     from keras.ops import convert_to_numpy
 
-    from tasks.metrics import bit_errors_by_sequence
+    from ntm_cell.tasks.metrics import bit_errors_by_sequence
 
     return convert_to_numpy(bit_errors_by_sequence(targets, logits, mask))
 
@@ -42,12 +42,12 @@ class HeadTrace(NamedTuple):
 
 
 def memory_cell(model):
-    """The cell of the model's memory layer (``experiments.models.RECURRENT_LAYER``) that has ``trace``.
+    """The cell of the model's memory layer (``ntm_cell.experiments.models.RECURRENT_LAYER``) that has ``trace``.
 
     Raises:
         NoMemoryError: the model has no such layer, e.g. the LSTM baseline.
     """
-    from experiments.models import RECURRENT_LAYER
+    from ntm_cell.experiments.models import RECURRENT_LAYER
 
     try:
         layer = model.get_layer(RECURRENT_LAYER)

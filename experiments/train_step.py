@@ -10,9 +10,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments.devices import intra_op_threads
-from experiments.optimizers import loss_scale
-from tasks.metrics import bit_errors_per_sequence, masked_sigmoid_cross_entropy
+from ntm_cell.experiments.devices import intra_op_threads
+from ntm_cell.experiments.optimizers import loss_scale
+from ntm_cell.tasks.metrics import bit_errors_per_sequence, masked_sigmoid_cross_entropy
 
 
 def call_with_weights_read_once(model, inputs, training=True):
@@ -38,7 +38,7 @@ def default_batch_splits(batch_size, jit_compile=True, model="ntm"):
     """How many parts ``train.py`` computes a batch's gradient in at once by default (``--batch_splits=0``).
 
     For the memory models (``"ntm"``, ``"dnc"``) with XLA: one part per thread TensorFlow may use
-    (:func:`~experiments.devices.intra_op_threads`), at most ``batch_size``. Otherwise 1: the LSTM baseline's
+    (:func:`~ntm_cell.experiments.devices.intra_op_threads`), at most ``batch_size``. Otherwise 1: the LSTM baseline's
     large matrix products already use every core; without XLA, TensorFlow's own executor already spreads one
     step's ops over the cores; and with a GPU the device, not the CPU cores, does the work (docs/performance.md
     has the measurements behind each choice).

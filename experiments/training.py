@@ -1,19 +1,19 @@
 """The training loop behind ``scripts/train.py``: TensorBoard scalars, held-out evaluation, checkpoints, resume.
 
-A run lives in ``<logdir>/<task>/<model>/seed<k>/`` (see :mod:`experiments.runs`):
+A run lives in ``<logdir>/<task>/<model>/seed<k>/`` (see :mod:`ntm_cell.experiments.runs`):
 
-- ``config.json``: the :class:`~experiments.configs.ExperimentConfig`; a resumed run must match it.
+- ``config.json``: the :class:`~ntm_cell.experiments.configs.ExperimentConfig`; a resumed run must match it.
 - ``events.out.tfevents.*``: TensorBoard scalars (see :data:`SCALARS`).
 - ``checkpoints/``: ``tf.train.CheckpointManager`` checkpoints of model, optimizer, step, curriculum level and
   the step the run converged at.
 - ``model.keras``: the trained model, saved at the end; ``best.keras``: the model at the checkpoint whose latest
   held-out evaluation was the lowest (the later one among equals).
-- TensorBoard hparams of the configuration (:mod:`experiments.hparams`), for the HParams dashboard.
+- TensorBoard hparams of the configuration (:mod:`ntm_cell.experiments.hparams`), for the HParams dashboard.
 
 With ``strategy="multi_worker"`` the chief writes these; every other worker writes its own to a temporary directory
-that is removed at the end (:mod:`experiments.multi_worker`).
+that is removed at the end (:mod:`ntm_cell.experiments.multi_worker`).
 
-The compiled steps are in :mod:`experiments.train_step`. This module is TensorFlow-specific (``tf.data``,
+The compiled steps are in :mod:`ntm_cell.experiments.train_step`. This module is TensorFlow-specific (``tf.data``,
 ``tf.summary``, ``tf.train.Checkpoint``, ``tf.distribute``); the cells themselves are backend-agnostic.
 """
 
@@ -25,18 +25,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import tasks
-from experiments.configs import CONVERGED_BIT_ERRORS
-from experiments.curriculum import Curriculum
-from experiments.devices import get_strategy
-from experiments.models import build_model
-from experiments.multi_worker import check_same_step, role, write_directory
-from experiments.hparams import write_hparams
-from experiments.optimizers import learning_rate_at, make_optimizer
-from experiments.progress import Progress
-from experiments.runs import prepare_run_directory
-from experiments.summaries import Means, write_training_scalars
-from experiments.train_step import default_batch_splits, make_eval_step, make_train_step
+from ntm_cell import tasks
+from ntm_cell.experiments.configs import CONVERGED_BIT_ERRORS
+from ntm_cell.experiments.curriculum import Curriculum
+from ntm_cell.experiments.devices import get_strategy
+from ntm_cell.experiments.models import build_model
+from ntm_cell.experiments.multi_worker import check_same_step, role, write_directory
+from ntm_cell.experiments.hparams import write_hparams
+from ntm_cell.experiments.optimizers import learning_rate_at, make_optimizer
+from ntm_cell.experiments.progress import Progress
+from ntm_cell.experiments.runs import prepare_run_directory
+from ntm_cell.experiments.summaries import Means, write_training_scalars
+from ntm_cell.experiments.train_step import default_batch_splits, make_eval_step, make_train_step
 
 #: Scalars written to TensorBoard, by tag.
 SCALARS = (
@@ -94,21 +94,22 @@ def train(config, run_dir, steps=None, eval_every=100, checkpoint_every=1000, su
     """Train (or resume training of) the run in ``run_dir`` up to ``steps`` steps.
 
     Args:
-        config: an :class:`~experiments.configs.ExperimentConfig`.
-        run_dir: the run directory (:func:`experiments.runs.run_directory`).
+        config: an :class:`~ntm_cell.experiments.configs.ExperimentConfig`.
+        run_dir: the run directory (:func:`ntm_cell.experiments.runs.run_directory`).
         steps: total steps, counting those done before a resume; default ``config.steps``.
         eval_every, checkpoint_every, summary_every: steps between held-out evaluations (each prints a progress
             line), between checkpoints, and between TensorBoard training scalars (means over those steps).
         eval_size: sequences in the held-out batch.
         jit_compile: compile the steps with XLA.
-        strategy, virtual_cpus: see :func:`experiments.devices.get_strategy`. With ``"multi_worker"`` every worker
-            calls this with the same arguments; the chief writes ``run_dir``, the others a temporary directory
-            each (:mod:`experiments.multi_worker`), and ``batch_size`` is the global batch, split among workers.
+        strategy, virtual_cpus: see :func:`ntm_cell.experiments.devices.get_strategy`. With ``"multi_worker"``
+            every worker calls this with the same arguments; the chief writes ``run_dir``, the others a temporary
+            directory each (:mod:`ntm_cell.experiments.multi_worker`), and ``batch_size`` is the global batch,
+            split among workers.
         stop_when_converged: stop (checkpoint, save the model) at the first held-out evaluation under
             ``CONVERGED_BIT_ERRORS`` bit errors per sequence.
         printer: where progress lines go.
         batch_splits: compute each batch's gradient in this many parts at once (0: the default of
-            :func:`~experiments.train_step.default_batch_splits`); the same gradient up to float rounding.
+            :func:`~ntm_cell.experiments.train_step.default_batch_splits`); the same gradient up to float rounding.
 
     Returns:
         a :class:`TrainingResult`.
@@ -303,7 +304,7 @@ def _note_convergence(run, config, step, eval_errors, writer, printer):
 
 
 def _schedule_learning_rate(run, config, step):
-    """After convergence, the rate of :func:`~experiments.optimizers.learning_rate_at`; before, unchanged."""
+    """After convergence, the rate of :func:`~ntm_cell.experiments.optimizers.learning_rate_at`; before, unchanged."""
     converged_at = int(run.converged_at.numpy())
     if converged_at:
         run.optimizer.learning_rate.assign(learning_rate_at(config, step, converged_at))

@@ -17,9 +17,9 @@ import sys
 
 from absl import app, flags
 
-from experiments import configs, startup
-from experiments.bench import cases as bench_cases  # light: TensorFlow is imported when the benchmark starts
-from experiments.bench import profiling, runner
+from ntm_cell.experiments import commands, configs, startup
+from ntm_cell.experiments.bench import cases as bench_cases  # light: TensorFlow is imported when the benchmark starts
+from ntm_cell.experiments.bench import profiling, runner
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("model", ["ntm", "lstm"], f"Models to time, comma-separated ({', '.join(configs.MODELS)}).")
@@ -94,5 +94,11 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """Parse the flags and run :func:`main`: ``python scripts/benchmark.py`` and the ``ntm-benchmark`` command."""
+    commands.as_main(__name__)  # the installed command prints this script's help
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

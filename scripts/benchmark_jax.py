@@ -18,8 +18,8 @@ os.environ.setdefault("KERAS_BACKEND", "jax")  # before Keras is imported
 
 from absl import app, flags
 
-from experiments import configs
-from experiments.bench import cases as bench_cases  # light: Keras and JAX are imported after the flags are parsed
+from ntm_cell.experiments import configs
+from ntm_cell.experiments.bench import cases as bench_cases  # light: Keras and JAX are imported after flag parsing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("model", ["ntm", "lstm"], f"Models to time, comma-separated ({', '.join(configs.MODELS)}).")
@@ -53,8 +53,8 @@ def main(argv):
                                        max_length=FLAGS.max_length, precision=FLAGS.precision, sweep=FLAGS.sweep)
     except ValueError as error:
         raise app.UsageError(str(error))
-    from experiments import reports
-    from experiments.bench import jax_step, results
+    from ntm_cell.experiments import reports
+    from ntm_cell.experiments.bench import jax_step, results
 
     rows = []
     for case in cases:
@@ -77,5 +77,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """Parse the flags and run :func:`main` (``python scripts/benchmark_jax.py``)."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

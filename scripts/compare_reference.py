@@ -218,5 +218,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """Parse the flags and run :func:`main` (``python scripts/compare_reference.py``)."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

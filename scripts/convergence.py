@@ -7,7 +7,7 @@ from pathlib import Path
 
 from absl import app, flags
 
-from experiments import configs
+from ntm_cell.experiments import configs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("logdir", "logs", "Root of the run directories.")
@@ -18,7 +18,7 @@ flags.DEFINE_enum("model", None, configs.MODELS, "Only this model (default: all)
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from experiments.convergence import convergence, markdown_table, median_line
+    from ntm_cell.experiments.convergence import convergence, markdown_table, median_line
 
     pattern = f"{FLAGS.model or '*'}/seed*"
     runs = sorted(p for p in (Path(FLAGS.logdir) / FLAGS.task).glob(pattern) if (p / "config.json").exists())
@@ -31,5 +31,10 @@ def main(argv):
         print(f"{model}: " + median_line([s for s, run in zip(summaries, runs) if run.parent.name == model]))
 
 
-if __name__ == "__main__":
+def run():
+    """Parse the flags and run :func:`main` (``python scripts/convergence.py``)."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -15,7 +15,7 @@ import sys
 
 from absl import app, flags
 
-from experiments import run_flags  # light: TensorFlow is imported after the flags are parsed
+from ntm_cell.experiments import commands, run_flags  # light: TensorFlow is imported after the flags are parsed
 
 FLAGS = flags.FLAGS
 run_flags.define_run_flags(FLAGS)  # --model_path or --run_dir, --task, --task_kwargs
@@ -46,8 +46,8 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     run = run_flags.load_run(run_flags.given_path(FLAGS), FLAGS)
 
-    from experiments import generalization
-    from experiments.plotting import figures, generalization_plot
+    from ntm_cell.experiments import generalization
+    from ntm_cell.experiments.plotting import figures, generalization_plot
 
     sweep = {"length": _integers(FLAGS.lengths), "repeats": _integers(FLAGS.repeats), "items": _integers(FLAGS.items)}
     try:
@@ -84,5 +84,11 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """Parse the flags and run :func:`main`: ``python scripts/evaluate.py`` and the ``ntm-evaluate`` command."""
+    commands.as_main(__name__)  # the installed command prints this script's help
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -19,7 +19,7 @@ import sys
 
 from absl import app, flags
 
-from experiments import configs, run_flags  # light: TensorFlow is imported after the flags are parsed
+from ntm_cell.experiments import commands, configs, run_flags  # light: TensorFlow is imported after flag parsing
 
 METRICS = {
     "bit_errors/eval": "bit errors per sequence (held-out batch)",
@@ -56,7 +56,7 @@ def main(argv):
         raise app.UsageError(f"no runs found: {task_dir} does not exist (train with scripts/train.py "
                              f"--task={FLAGS.task} --logdir={FLAGS.logdir})")
 
-    from experiments import curves
+    from ntm_cell.experiments import curves
 
     runs = curves.load_learning_curves(FLAGS.logdir, FLAGS.task, tag=FLAGS.metric)
     if not runs:
@@ -78,14 +78,14 @@ def compare_main():
         if not label or not logdir:
             raise app.UsageError(f"--compare takes label=logdir pairs; got {item!r}")
         groups.append((label, logdir))
-    from experiments import curves
+    from ntm_cell.experiments import curves
 
     runs = curves.load_compared_curves(groups, FLAGS.task, FLAGS.model, tag=FLAGS.metric)
     if not runs:
         raise app.UsageError(f"no {FLAGS.model} runs on {FLAGS.task} with {FLAGS.metric!r} under any of "
                              f"{', '.join(logdir for _, logdir in groups)}")
     labels = " vs ".join(runs)
-    from experiments.plotting.figures import model_label
+    from ntm_cell.experiments.plotting.figures import model_label
 
     title = f"{FLAGS.task.replace('_', ' ')}: {model_label(FLAGS.model)}, {labels}"
     return draw(runs, title)
@@ -108,7 +108,7 @@ flags.register_validator("reference", lambda items: all(parse_reference(i) for i
 
 
 def draw(runs, title):
-    from experiments.plotting import curves_plot, figures
+    from ntm_cell.experiments.plotting import curves_plot, figures
 
     output = output_path()
     references = [parse_reference(item) for item in FLAGS.reference or []]
@@ -125,5 +125,11 @@ def draw(runs, title):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """Parse the flags and run :func:`main`: ``python scripts/plot_curves.py`` and the ``ntm-plot-curves`` command."""
+    commands.as_main(__name__)  # the installed command prints this script's help
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

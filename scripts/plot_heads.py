@@ -13,7 +13,7 @@ import re
 
 from absl import app, flags
 
-from experiments import run_flags, runs  # light: TensorFlow is imported after the flags are parsed
+from ntm_cell.experiments import commands, run_flags, runs  # light: TensorFlow is imported after the flags are parsed
 
 FLAGS = flags.FLAGS
 run_flags.define_run_flags(FLAGS)  # --model_path or --run_dir, --task, --task_kwargs
@@ -65,8 +65,8 @@ def main(argv):
 
     run = run_flags.load_run(path, FLAGS)
 
-    from experiments import generalization, traces
-    from experiments.plotting import figures, heads_plot
+    from ntm_cell.experiments import generalization, traces
+    from ntm_cell.experiments.plotting import figures, heads_plot
 
     try:
         traces.memory_cell(run.model)
@@ -108,5 +108,11 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """Parse the flags and run :func:`main`: ``python scripts/plot_heads.py`` and the ``ntm-plot-heads`` command."""
+    commands.as_main(__name__)  # the installed command prints this script's help
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -11,7 +11,7 @@ write head's rank correlation between priority and row.
 
 from absl import app, flags
 
-from experiments import run_flags  # light: TensorFlow is imported after the flags are parsed
+from ntm_cell.experiments import run_flags  # light: TensorFlow is imported after the flags are parsed
 
 FLAGS = flags.FLAGS
 run_flags.define_run_flags(FLAGS)  # --model_path or --run_dir, --task, --task_kwargs
@@ -26,8 +26,8 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     run = run_flags.load_run(run_flags.given_path(FLAGS), FLAGS)
 
-    from experiments import traces
-    from experiments.plotting import figures, priority_plot
+    from ntm_cell.experiments import traces
+    from ntm_cell.experiments.plotting import figures, priority_plot
 
     try:
         sort_trace = traces.trace_priority_sort(run.model, run.task, FLAGS.examples, FLAGS.seed)
@@ -45,5 +45,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """Parse the flags and run :func:`main` (``python scripts/plot_priority_writes.py``)."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

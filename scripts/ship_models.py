@@ -11,7 +11,7 @@ ships a chosen run instead (for example the one that generalizes best to longer 
 
 from absl import app, flags
 
-from experiments import configs
+from ntm_cell.experiments import configs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("logdir", "logs", "Root of the run directories.")
@@ -31,8 +31,8 @@ def main(argv):
         raise app.UsageError(f"--tasks: unknown {', '.join(unknown)}; choose from {', '.join(configs.TASK_NAMES)}")
     if FLAGS.run_dir and len(FLAGS.tasks) != 1:
         raise app.UsageError("--run_dir ships one run: give exactly one --tasks")
-    from experiments import shipped
-    from experiments.convergence import convergence
+    from ntm_cell.experiments import shipped
+    from ntm_cell.experiments.convergence import convergence
 
     directory = FLAGS.output_dir or shipped.SHIPPED_DIR
     for task in FLAGS.tasks:
@@ -50,5 +50,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """Parse the flags and run :func:`main` (``python scripts/ship_models.py``)."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -12,7 +12,7 @@ import sys
 
 from absl import app, flags, logging
 
-from experiments import configs, startup  # light: TensorFlow is imported after the flags are parsed
+from ntm_cell.experiments import commands, configs, startup  # light: TensorFlow is imported after the flags are parsed
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("task", "copy", configs.TASK_NAMES, "Task to train on.")
@@ -89,7 +89,7 @@ def main(argv):
     if FLAGS.batch_splits > 1 and FLAGS.strategy != "default":
         raise app.UsageError("--batch_splits > 1 works with --strategy=default only")
     startup.import_tensorflow_quietly()  # before anything else imports TensorFlow
-    from experiments import devices, multi_worker, runs, training
+    from ntm_cell.experiments import devices, multi_worker, runs, training
 
     if FLAGS.threads:
         devices.set_threads(FLAGS.threads)
@@ -117,5 +117,11 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """Parse the flags and run :func:`main`: ``python scripts/train.py`` and the ``ntm-train`` command."""
+    commands.as_main(__name__)  # the installed command prints this script's help
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -6,16 +6,16 @@ Every task has `input_size`, `output_size` and
     max_time(**range_overrides) -> int
     dataset(batch_size, seed, pad_to=None, skip_batches=0, **range_overrides) -> infinite tf.data.Dataset
 
-The mask is 1 exactly on the answer steps. Losses and metrics are in `tasks.metrics` (imported on demand, since it
-loads Keras). This package imports nothing from the model code.
+The mask is 1 exactly on the answer steps. Losses and metrics are in `ntm_cell.tasks.metrics` (imported on demand,
+since it loads Keras). This package imports nothing from the model code.
 """
 
-from tasks.associative_recall import AssociativeRecallTask
-from tasks.base import Task, batch_rng, format_example
-from tasks.copy import CopyTask
-from tasks.ngrams import NGramsTask
-from tasks.priority_sort import PrioritySortTask
-from tasks.repeat_copy import RepeatCopyTask
+from ntm_cell.tasks.associative_recall import AssociativeRecallTask
+from ntm_cell.tasks.base import Task, batch_rng, format_example
+from ntm_cell.tasks.copy import CopyTask
+from ntm_cell.tasks.ngrams import NGramsTask
+from ntm_cell.tasks.priority_sort import PrioritySortTask
+from ntm_cell.tasks.repeat_copy import RepeatCopyTask
 
 TASKS: dict[str, type[Task]] = {
     "copy": CopyTask,

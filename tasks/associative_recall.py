@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ntm_cell.arguments import check_int
-from tasks.base import Example, Task, check_range, empty_example, random_bits
+from ntm_cell.tasks.base import Example, Task, check_range, empty_example, random_bits
 
 
 def recall_time(num_items: int, item_length: int) -> int:

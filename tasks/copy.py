@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ntm_cell.arguments import check_int
-from tasks.base import Example, Task, check_range, empty_example, random_bits
+from ntm_cell.tasks.base import Example, Task, check_range, empty_example, random_bits
 
 
 def build_copy_example(sequence: np.ndarray) -> Example:

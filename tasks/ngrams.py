@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from ntm_cell.arguments import check_int
-from tasks.base import Example, Task
+from ntm_cell.tasks.base import Example, Task
 
 
 def draw_transition_tables(rng: np.random.Generator, batch_size: int, order: int) -> np.ndarray:
@@ -170,5 +170,5 @@ class NGramsTask(Task):
           scalar (a backend tensor; float() it). For logits use
           `metrics.masked_sigmoid_cross_entropy(targets, logits, mask) / ln 2`.
         """
-        from tasks.metrics import masked_cross_entropy_bits  # deferred: keeps `import tasks` free of Keras
+        from ntm_cell.tasks.metrics import masked_cross_entropy_bits  # deferred: keeps `ntm_cell.tasks` free of Keras
         return masked_cross_entropy_bits(targets, probabilities, mask)

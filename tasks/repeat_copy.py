@@ -42,7 +42,7 @@ import math
 import numpy as np
 
 from ntm_cell.arguments import check_int
-from tasks.base import Example, Task, check_range, empty_example, random_bits
+from ntm_cell.tasks.base import Example, Task, check_range, empty_example, random_bits
 
 
 def uniform_integer_mean_std(low: int, high: int) -> tuple[float, float]:

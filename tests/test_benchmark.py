@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from experiments.bench.cases import LENGTH_SWEEP, MEMORY_SWEEP, TINY_MODEL_KWARGS, Case, make_cases, parse_bools
-from experiments.bench.machine import cpu_times, describe_machine, machine_info, steal_percent
-from experiments.bench.ratios import compute_ratios
-from experiments.bench.results import COLUMNS, TABLE_COLUMNS, markdown_report
-from experiments.bench.runner import PreparedCase, run_benchmark
+from ntm_cell.experiments.bench.cases import (LENGTH_SWEEP, MEMORY_SWEEP, TINY_MODEL_KWARGS, Case, make_cases,
+                                              parse_bools)
+from ntm_cell.experiments.bench.machine import cpu_times, describe_machine, machine_info, steal_percent
+from ntm_cell.experiments.bench.ratios import compute_ratios
+from ntm_cell.experiments.bench.results import COLUMNS, TABLE_COLUMNS, markdown_report
+from ntm_cell.experiments.bench.runner import PreparedCase, run_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK_PY = ROOT / "scripts" / "benchmark.py"
@@ -25,7 +26,6 @@ BENCHMARK_PY = ROOT / "scripts" / "benchmark.py"
 
 def test_benchmark_script_writes_table_csv_and_json(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     result = subprocess.run(
         [sys.executable, str(BENCHMARK_PY), "--model=ntm", "--tiny", "--max_length=3", "--steps=2", "--warmup=1",
          "--batch_sizes=2", "--jit_compile=false", f"--output_dir={tmp_path}", "--name=tiny"],
@@ -142,14 +142,13 @@ def test_precisions_time_the_mixed_policy_and_report_the_speed_up():
 
 def test_benchmark_script_rejects_a_profile_of_length_buckets():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     result = subprocess.run([sys.executable, str(BENCHMARK_PY), "--length_buckets=1,4", "--profile_steps=2"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "--profile_steps" in result.stderr
 
 
 def test_profile_sorts_every_kernel_of_a_compiled_step_into_groups(tmp_path):
-    from experiments.bench import profiling
+    from ntm_cell.experiments.bench import profiling
 
     case = Case("ntm", batch_size=2, jit_compile=True, model_overrides=dict(TINY_MODEL_KWARGS["ntm"]),
                 task_overrides={"max_length": 3})

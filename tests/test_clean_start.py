@@ -1,5 +1,5 @@
 """A clean start: train.py's header is the first line a user sees; TensorFlow's CPU-only start-up lines are dropped,
-every other line is kept (experiments.startup)."""
+every other line is kept (ntm_cell.experiments.startup)."""
 
 import os
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import startup
+from ntm_cell.experiments import startup
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from experiments.convergence import convergence, median_convergence
+from ntm_cell.experiments.convergence import convergence, median_convergence
 
 ROOT = Path(__file__).resolve().parents[1]
 

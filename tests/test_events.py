@@ -8,7 +8,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from experiments import events
+from ntm_cell.experiments import events
 
 
 def test_crc32c_check_values():
@@ -63,7 +63,7 @@ def test_a_record_cut_short_ends_the_file_and_a_damaged_one_is_an_error(tmp_path
 def test_reading_events_does_not_import_tensorflow(tmp_path):
     write_scalars(tmp_path, [(0.5, 3.0)])
     script = (
-        "import sys\nfrom experiments import events\n"
+        "import sys\nfrom ntm_cell.experiments import events\n"
         f"values = [v for _, _, v, _ in events.scalar_events({str(tmp_path)!r})]\n"
         "assert values == [0.5, 3.0], values\n"
         "assert 'tensorflow' not in sys.modules\nprint('OK')"

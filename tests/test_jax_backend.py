@@ -84,11 +84,11 @@ def test_dnc_trains_and_round_trips_under_jax(tmp_path):
 
 JAX_STEP = """
 import numpy as np
-import tasks
-from experiments.bench import jax_step
-from experiments.bench.cases import make_cases
-from experiments.models import build_model
-from experiments.optimizers import make_optimizer
+from ntm_cell import tasks
+from ntm_cell.experiments.bench import jax_step
+from ntm_cell.experiments.bench.cases import make_cases
+from ntm_cell.experiments.models import build_model
+from ntm_cell.experiments.optimizers import make_optimizer
 for precision in ("float32", "mixed_float16"):
     case = make_cases(models=["ntm"], batch_sizes=[4], jit_compile=[True], tiny=True, max_length=3,
                       precision=[precision])[0]
@@ -130,7 +130,7 @@ def test_jax_training_step_lowers_the_loss_and_its_script_writes_a_table(tmp_pat
 
 
 def test_jax_sweep_ratios_compare_each_row_with_the_first_of_its_model_batch_and_precision():
-    from experiments.bench import jax_step
+    from ntm_cell.experiments.bench import jax_step
 
     rows = [dict(model="ntm", batch_size=32, precision=precision, memory_size=n, time_steps=41, median_ms=ms)
             for precision, scale in (("float32", 1.0), ("mixed_float16", 2.0))

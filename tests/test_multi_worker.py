@@ -11,8 +11,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import tasks
-from experiments import configs, multi_worker, training
+from ntm_cell import tasks
+from ntm_cell.experiments import configs, multi_worker, training
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 240
@@ -21,11 +21,11 @@ TIMEOUT_S = 240
 #: this worker trains on first, trains with the multi-worker strategy, then writes the final weights and that batch.
 DRIVER = """
 import sys
-from experiments import startup
+from ntm_cell.experiments import startup
 startup.import_tensorflow_quietly()
 import keras
 import numpy as np
-from experiments import configs, devices, multi_worker, training
+from ntm_cell.experiments import configs, devices, multi_worker, training
 
 config_json, run_dir, steps, npz = sys.argv[1:5]
 devices.set_threads(1)
@@ -78,7 +78,7 @@ def start_workers(tmp_path, config, run_dir, steps):
     for index in range(2):
         temporary = tmp_path / f"tmp{index}"
         temporary.mkdir(exist_ok=True)
-        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", TMPDIR=str(temporary),
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TMPDIR=str(temporary),
                    TF_CONFIG=json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}))
         log, npz = tmp_path / f"worker{index}-{steps}.log", tmp_path / f"worker{index}-{steps}.npz"
         with open(log, "w") as out:

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import tasks
-from experiments import configs, curves, generalization, reports, runs, traces, training
-from experiments.models import build_model
-from experiments.plotting import curves_plot, generalization_plot, heads_plot, priority_plot
-from tasks.metrics import bit_errors_by_sequence, cross_entropy_bits_by_sequence
-from tasks.ngrams import optimal_predictions
+from ntm_cell import tasks
+from ntm_cell.experiments import configs, curves, generalization, reports, runs, traces, training
+from ntm_cell.experiments.models import build_model
+from ntm_cell.experiments.plotting import curves_plot, generalization_plot, heads_plot, priority_plot
+from ntm_cell.tasks.metrics import bit_errors_by_sequence, cross_entropy_bits_by_sequence
+from ntm_cell.tasks.ngrams import optimal_predictions
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"

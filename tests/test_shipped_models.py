@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import reports, runs, shipped
+from ntm_cell.experiments import reports, runs, shipped
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

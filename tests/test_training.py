@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import tasks
-from experiments import configs, devices, events, optimizers, runs, train_step, training
-from experiments.models import build_model
-from experiments.curriculum import Curriculum
+from ntm_cell import tasks
+from ntm_cell.experiments import configs, devices, events, optimizers, runs, train_step, training
+from ntm_cell.experiments.models import build_model
+from ntm_cell.experiments.curriculum import Curriculum
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PY = ROOT / "scripts" / "train.py"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from experiments import configs
+from ntm_cell.experiments import configs
 
 SWEEPS = ("none", "memory", "length")
 #: ``--sweep=memory``: NTM memory rows.
@@ -18,7 +18,7 @@ LENGTH_SWEEP = (20, 100, 500)
 #: Sweeps run the NTM at this batch size with XLA.
 SWEEP_BATCH_SIZE = 32
 #: The settings that tell one group of a sweep's rows from another (the rows of a group differ in memory size or
-#: copy length only): see :func:`experiments.bench.ratios.sweep_pairs`.
+#: copy length only): see :func:`ntm_cell.experiments.bench.ratios.sweep_pairs`.
 SWEEP_GROUP_FIELDS = ("model", "task", "batch_size", "jit_compile", "length_buckets", "batch_splits", "precision")
 
 #: ``tiny=True``: models small enough to compile and run in a few seconds (for tests and smoke runs).
@@ -57,7 +57,7 @@ class Case:
     precision: str = "float32"
 
     def config(self):
-        """The :class:`~experiments.configs.ExperimentConfig` train.py would run for this case."""
+        """The :class:`~ntm_cell.experiments.configs.ExperimentConfig` train.py would run for this case."""
         config = configs.default_config(self.task, self.model)
         config.model_kwargs.update(self.model_overrides)
         config.task_kwargs.update(self.task_overrides)

@@ -1,14 +1,14 @@
 """The training step timed under the JAX backend, for machines with JAX and no TensorFlow (the lent GPUs).
 
-:mod:`experiments.bench.runner` times train.py's own step, which is TensorFlow's (``tf.function`` and XLA). The
-cells are written with ``keras.ops`` only, so a machine without TensorFlow still runs them under
-``KERAS_BACKEND=jax``: this module builds what train.py builds for a :class:`experiments.bench.cases.Case` (the
-model of :func:`experiments.models.build_model` under the case's dtype policy, the optimizer of
-:func:`experiments.optimizers.make_optimizer`, the loss of :func:`tasks.metrics.masked_sigmoid_cross_entropy`,
-scaled under ``mixed_float16``), and times one ``jax.jit``-compiled step of Keras' stateless API (forward pass,
-gradient, optimizer update) on batches drawn from the task and padded to its longest time, as
-``--length_buckets=1`` does. The whole batch is one program (no batch parts: they spread a batch over CPU
-cores).
+:mod:`ntm_cell.experiments.bench.runner` times train.py's own step, which is TensorFlow's (``tf.function`` and XLA).
+The cells are written with ``keras.ops`` only, so a machine without TensorFlow still runs them under
+``KERAS_BACKEND=jax``: this module builds what train.py builds for a :class:`ntm_cell.experiments.bench.cases.Case`
+(the model of :func:`ntm_cell.experiments.models.build_model` under the case's dtype policy, the optimizer of
+:func:`ntm_cell.experiments.optimizers.make_optimizer`, the loss of
+:func:`ntm_cell.tasks.metrics.masked_sigmoid_cross_entropy`, scaled under ``mixed_float16``), and times one
+``jax.jit``-compiled step of Keras' stateless API (forward pass, gradient, optimizer update) on batches drawn from the
+task and padded to its longest time, as ``--length_buckets=1`` does. The whole batch is one program (no batch parts:
+they spread a batch over CPU cores).
 
 Set ``KERAS_BACKEND=jax`` before Keras is first imported (``scripts/benchmark_jax.py`` does).
 """
@@ -20,21 +20,21 @@ import time
 
 import numpy as np
 
-import tasks
-from experiments import reports
-from experiments.bench import results
-from experiments.bench.ratios import sweep_pairs
-from experiments.bench.runner import percentile
-from experiments.models import build_model, memory_shape
-from experiments.optimizers import make_optimizer
-from tasks.metrics import bit_errors_per_sequence, masked_sigmoid_cross_entropy
+from ntm_cell import tasks
+from ntm_cell.experiments import reports
+from ntm_cell.experiments.bench import results
+from ntm_cell.experiments.bench.ratios import sweep_pairs
+from ntm_cell.experiments.bench.runner import percentile
+from ntm_cell.experiments.models import build_model, memory_shape
+from ntm_cell.experiments.optimizers import make_optimizer
+from ntm_cell.tasks.metrics import bit_errors_per_sequence, masked_sigmoid_cross_entropy
 
 #: Keys of :func:`time_case`'s rows that the table shows.
 COLUMNS = ("model", "batch_size", "memory_size", "precision", "time_steps", "parameters", "compile_s", "median_ms",
            "p10_ms", "p90_ms", "sequences_per_s")
 #: The table's ``(key, title)`` pairs, titled as ``scripts/benchmark.py``'s table
-#: (:data:`experiments.bench.results.TABLE_COLUMNS`); its cells are formatted by
-#: :func:`experiments.bench.results.format_cell`.
+#: (:data:`ntm_cell.experiments.bench.results.TABLE_COLUMNS`); its cells are formatted by
+#: :func:`ntm_cell.experiments.bench.results.format_cell`.
 TABLE_COLUMNS = tuple((c, title) for c, title in results.TABLE_COLUMNS if c in COLUMNS)
 
 
@@ -134,9 +134,9 @@ def time_case(case, steps=30, warmup=5, seed=0):
 def sweep_ratios(rows):
     """For a sweep: each row's median step time over that of the first row of the same model, batch and precision.
 
-    Returns ``(description, ratio)`` pairs, described as :func:`experiments.bench.ratios.sweep_pairs` describes them,
-    e.g. ``("N=1024, T=41 vs N=128, T=41: step time", ratio)``. The cases are timed one after another (not
-    interleaved as ``scripts/benchmark.py`` times them).
+    Returns ``(description, ratio)`` pairs, described as :func:`ntm_cell.experiments.bench.ratios.sweep_pairs`
+    describes them, e.g. ``("N=1024, T=41 vs N=128, T=41: step time", ratio)``. The cases are timed one after
+    another (not interleaved as ``scripts/benchmark.py`` times them).
     """
     return [(description, rows[i]["median_ms"] / rows[j]["median_ms"])
             for i, j, description in sweep_pairs(rows, ("model", "batch_size", "precision"))]

@@ -44,7 +44,7 @@ def configure_threads(intra_op_threads):
     Must run before TensorFlow executes anything.
     """
     if intra_op_threads:
-        from experiments.devices import set_threads
+        from ntm_cell.experiments.devices import set_threads
 
         set_threads(intra_op_threads)
 
@@ -54,7 +54,7 @@ def machine_info():
     import keras
     import tensorflow as tf
 
-    from experiments.devices import usable_cores
+    from ntm_cell.experiments.devices import usable_cores
 
     return {
         "cpu_model": _cpu_model(),

@@ -1,10 +1,11 @@
 """Where an XLA-compiled training step spends its time: per-kernel times from TensorFlow's profiler.
 
-``scripts/benchmark.py --profile_steps=K`` passes :func:`profile_cases` to :func:`experiments.bench.runner.benchmark`,
-which calls it after timing: it builds and compiles each XLA case again (the timed ones are not kept) and traces
-``K`` training steps with ``tf.profiler``, reads the trace (an ``XSpace`` protobuf, which also embeds the compiled
-HLO module) and sums the time of every kernel that XLA's CPU runtime ran, per training step. The HLO gives each kernel
-its output shape and the TensorFlow op it came from, which sorts the kernels into groups:
+``scripts/benchmark.py --profile_steps=K`` passes :func:`profile_cases` to
+:func:`ntm_cell.experiments.bench.runner.benchmark`, which calls it after timing: it builds and compiles each XLA case
+again (the timed ones are not kept) and traces ``K`` training steps with ``tf.profiler``, reads the trace (an
+``XSpace`` protobuf, which also embeds the compiled HLO module) and sums the time of every kernel that XLA's CPU
+runtime ran, per training step. The HLO gives each kernel its output shape and the TensorFlow op it came from, which
+sorts the kernels into groups:
 
 - ``stack push`` / ``stack pop``: copies of per-step intermediates onto the stacks the backward pass reads
   (TensorFlow's ``TensorListPushBack`` / ``PopBack`` inside the recurrent loop's gradient);
@@ -26,8 +27,8 @@ import glob
 import os
 import tempfile
 
-from experiments import reports
-from experiments.bench.runner import PreparedCase
+from ntm_cell.experiments import reports
+from ntm_cell.experiments.bench.runner import PreparedCase
 
 #: Kernel groups, in the order the report lists them.
 GROUPS = ("stack push", "stack pop", "matmul", "memory-sized", "other forward", "other backward")
@@ -157,7 +158,8 @@ def profile_cases(cases, steps=5, warmup=3, seed=0, printer=print):
 
 
 def profile_case(prepared, steps=5, logdir=None):
-    """Trace ``steps`` training steps of a compiled :class:`~experiments.bench.runner.PreparedCase`; summarize them.
+    """Trace ``steps`` training steps of a compiled :class:`~ntm_cell.experiments.bench.runner.PreparedCase`;
+    summarize them.
 
     The trace goes to ``logdir``, or to a temporary directory removed afterwards.
     """
@@ -175,7 +177,7 @@ def profile_case(prepared, steps=5, logdir=None):
     totals, module = read_trace(logdir)
     if module is None:
         raise RuntimeError("the trace holds no HLO module: was the step compiled with XLA?")
-    from experiments.models import memory_shape
+    from ntm_cell.experiments.models import memory_shape
 
     return summarize(totals, hlo_kernels(module), steps, prepared.time_steps, memory_shape(prepared.model))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.bench.cases import SWEEP_GROUP_FIELDS
+from ntm_cell.experiments.bench.cases import SWEEP_GROUP_FIELDS
 
 
 def _key(row, *fields):
@@ -35,7 +35,7 @@ def _varying(rows, *fields):
 
 def sweep_pairs(rows, group_fields=SWEEP_GROUP_FIELDS):
     """For sweeps: ``(i, j, description)`` for every row ``rows[i]`` that is not the first of its group, ``j`` the
-    index of that first row (the smallest, in the order :func:`experiments.bench.cases.make_cases` gives).
+    index of that first row (the smallest, in the order :func:`ntm_cell.experiments.bench.cases.make_cases` gives).
 
     A group is the rows equal in ``group_fields`` (they differ in memory size or copy length). Where the rows form
     several groups, the description names the fields that tell them apart, e.g.

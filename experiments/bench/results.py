@@ -2,7 +2,7 @@
 ``.csv``, ``.json`` and ``.md`` files.
 
 Times in the rows are in milliseconds (``compile_s`` in seconds), memory in MB; tables are written by
-:func:`experiments.reports.markdown_table`, cells formatted by :func:`format_cell`.
+:func:`ntm_cell.experiments.reports.markdown_table`, cells formatted by :func:`format_cell`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import io
 import json
 from pathlib import Path
 
-from experiments import reports
-from experiments.bench.machine import describe_machine
+from ntm_cell.experiments import reports
+from ntm_cell.experiments.bench.machine import describe_machine
 
 
 #: Columns of the CSV, in order (the Markdown table shows a subset, see ``TABLE_COLUMNS``).

@@ -1,15 +1,15 @@
 """Speed and memory of the real training step, the one ``scripts/train.py`` runs: :func:`benchmark`.
 
-Every configuration is built exactly as :func:`experiments.training.train` builds it: the paper configuration
-from :func:`experiments.configs.default_config`, :func:`experiments.models.build_model`,
-:func:`experiments.optimizers.make_optimizer` (built before the first step) and the compiled step of
-:func:`experiments.train_step.make_train_step` under the default ``tf.distribute`` strategy, fed batches drawn
+Every configuration is built exactly as :func:`ntm_cell.experiments.training.train` builds it: the paper configuration
+from :func:`ntm_cell.experiments.configs.default_config`, :func:`ntm_cell.experiments.models.build_model`,
+:func:`ntm_cell.experiments.optimizers.make_optimizer` (built before the first step) and the compiled step of
+:func:`ntm_cell.experiments.train_step.make_train_step` under the default ``tf.distribute`` strategy, fed batches drawn
 from the task and padded to ``task.max_time()``. As in the training loop, a step is timed until its three
 results are Python floats.
 
 With ``batch_splits`` other than 1 (train.py ``--batch_splits``; 0, the default of both, is one part per
 TensorFlow thread) each batch's gradient is computed in that many parts at once, one thread each, as train.py
-does (:func:`experiments.train_step.make_train_step`).
+does (:func:`ntm_cell.experiments.train_step.make_train_step`).
 
 With ``length_buckets`` > 1 (train.py ``--length_buckets``) a case holds one batch per length bucket, each
 padded to its bucket's longest time, and one timed "step" runs a step of every bucket: its time is their
@@ -45,18 +45,19 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.bench.cases import Case
-from experiments.bench.machine import (configure_threads, cpu_times, current_rss_mb, describe_machine, machine_info,
-                                       peak_rss_mb, steal_percent)
-from experiments.bench.ratios import compute_ratios
-from experiments.bench.results import markdown_report, write_results
+import ntm_cell
+from ntm_cell.experiments.bench.cases import Case
+from ntm_cell.experiments.bench.machine import (configure_threads, cpu_times, current_rss_mb, describe_machine,
+                                                machine_info, peak_rss_mb, steal_percent)
+from ntm_cell.experiments.bench.ratios import compute_ratios
+from ntm_cell.experiments.bench.results import markdown_report, write_results
 
 
 class PreparedCase:
     """A case built, compiled and ready to step, as the training loop would run it.
 
     Attributes:
-        case: the :class:`~experiments.bench.cases.Case`; ``config`` its configuration, ``task`` its task.
+        case: the :class:`~ntm_cell.experiments.bench.cases.Case`; ``config`` its configuration, ``task`` its task.
         time_steps: the padded length of a batch (with length buckets: the expected one).
         parameters: the model's parameter count.
         batch_splits: the parts each batch's gradient is computed in (``case.batch_splits``, 0 resolved as train.py
@@ -70,10 +71,10 @@ class PreparedCase:
         import keras
         import tensorflow as tf
 
-        import tasks
-        from experiments.models import build_model
-        from experiments.optimizers import make_optimizer
-        from experiments.train_step import default_batch_splits, make_train_step
+        from ntm_cell import tasks
+        from ntm_cell.experiments.models import build_model
+        from ntm_cell.experiments.optimizers import make_optimizer
+        from ntm_cell.experiments.train_step import default_batch_splits, make_train_step
 
         self.case = case
         config = case.config()
@@ -138,12 +139,13 @@ def measure_memory_in_subprocess(case, warmup, seed=0, intra_op_threads=0, timeo
     """Run ``case`` alone in a fresh Python process; returns ``{"peak_rss_mb", "step_rss_mb"}``.
 
     The child (:func:`memory_worker`) builds and compiles the case and takes ``warmup + 2`` steps; its ``VmHWM``
-    is the peak.
+    is the peak. The child imports the ``ntm_cell`` this process imported: its folder's parent comes first on
+    ``PYTHONPATH``.
     """
-    root = Path(__file__).resolve().parents[2]
+    home = Path(ntm_cell.__file__).resolve().parents[1]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
-    code = ("import sys; from experiments.bench import runner; "
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(home), env.get("PYTHONPATH")) if p)
+    code = ("import sys; from ntm_cell.experiments.bench import runner; "
             "runner.memory_worker(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4])")
     arguments = [case.to_json(), str(warmup), str(seed), str(intra_op_threads)]
     result = subprocess.run([sys.executable, "-c", code, *arguments], env=env,
@@ -177,7 +179,7 @@ def run_benchmark(cases, steps=30, warmup=5, seed=0, isolate_memory=True, intra_
     """Compile every case, then time ``steps`` interleaved rounds after ``warmup`` discarded rounds.
 
     Returns:
-        ``(rows, samples)``: one dict per case with the keys in :data:`experiments.bench.results.COLUMNS`, and
+        ``(rows, samples)``: one dict per case with the keys in :data:`ntm_cell.experiments.bench.results.COLUMNS`, and
         per case label the list of timed step durations in seconds (round by round, for paired ratios).
     """
     if steps < 1 or warmup < 0:
@@ -209,7 +211,7 @@ def run_benchmark(cases, steps=30, warmup=5, seed=0, isolate_memory=True, intra_
             memory[case.label()] = measure_memory_in_subprocess(case, warmup, seed, intra_op_threads)
             printer(f"memory   {case.label():40s} peak {memory[case.label()]['peak_rss_mb']:8.0f} MB")
 
-    from experiments.models import memory_shape
+    from ntm_cell.experiments.models import memory_shape
 
     rows = []
     for item in prepared:
@@ -250,8 +252,8 @@ def benchmark(cases, output_dir="benchmarks", name="benchmark", steps=30, warmup
 
     With ``profile_steps``, also profile that many steps of the cases with ``profiler`` and write its Markdown to
     ``<name>_profile.md``: ``profiler(cases, steps=profile_steps, seed=seed, printer=printer)`` returns Markdown,
-    as :func:`experiments.bench.profiling.profile_cases` (time per kernel group and the slowest kernels of every
-    XLA case) does.
+    as :func:`ntm_cell.experiments.bench.profiling.profile_cases` (time per kernel group and the slowest kernels of
+    every XLA case) does.
 
     Returns:
         dict with ``rows``, ``ratios``, ``machine``, ``markdown`` and ``paths``.

@@ -7,8 +7,8 @@ import math
 import numpy as np
 from matplotlib import ticker
 
-from experiments.curves import aggregate
-from experiments.plotting.figures import MODEL_COLORS, model_label, new_figure, save
+from ntm_cell.experiments.curves import aggregate
+from ntm_cell.experiments.plotting.figures import MODEL_COLORS, model_label, new_figure, save
 
 
 def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held-out batch)", yscale="auto",

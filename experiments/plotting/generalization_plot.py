@@ -7,8 +7,8 @@ import math
 import numpy as np
 from matplotlib import ticker
 
-from experiments.generalization import METRIC_COLUMNS
-from experiments.plotting.figures import VARIABLE_LABELS, new_figure, save
+from ntm_cell.experiments.generalization import METRIC_COLUMNS
+from ntm_cell.experiments.plotting.figures import VARIABLE_LABELS, new_figure, save
 
 
 def _mode(values):
@@ -43,10 +43,11 @@ def plot_generalization(rows, title=None, training=None, path=None):
     N-gram rows (with ``cost_bits``) show the cost in bits per sequence beside the optimal estimator's instead.
 
     Args:
-        rows: rows of :func:`experiments.generalization.generalization`.
+        rows: rows of :func:`ntm_cell.experiments.generalization.generalization`.
         title: figure title.
-        training: ``{variable: (low, high)}`` training ranges (:func:`experiments.generalization.training_ranges`),
-            shaded so that generalisation beyond them shows.
+        training: ``{variable: (low, high)}`` training ranges
+            (:func:`ntm_cell.experiments.generalization.training_ranges`), shaded so that generalisation beyond them
+            shows.
         path: where to save the PNG (optional).
 
     Returns:

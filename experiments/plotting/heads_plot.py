@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.gridspec import GridSpec
 
-from experiments.plotting.figures import new_figure, save
+from ntm_cell.experiments.plotting.figures import new_figure, save
 
 
 def used_rows(weights, threshold=0.05, margin=1):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.gridspec import GridSpec
 
-from experiments.plotting.figures import new_figure, save
-from experiments.plotting.heads_plot import used_rows
-from experiments.traces import priority_rank_correlations, rows_written
+from ntm_cell.experiments.plotting.figures import new_figure, save
+from ntm_cell.experiments.plotting.heads_plot import used_rows
+from ntm_cell.experiments.traces import priority_rank_correlations, rows_written
 
 
 HEAD_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -23,7 +23,7 @@ def plot_priority_writes(sort_trace, title=None, threshold=0.05, path=None):
     the answer steps, which must then visit those rows in order.
 
     Args:
-        sort_trace: :class:`~experiments.traces.PrioritySortTrace`.
+        sort_trace: :class:`~ntm_cell.experiments.traces.PrioritySortTrace`.
         title: figure title.
         threshold: weight above which a memory row is shown in the heatmaps (:func:`used_rows`).
         path: PNG to write (``None``: only return the figure).
