@@ -3,6 +3,7 @@
     python scripts/convergence.py --logdir=logs --task=copy
 """
 
+import sys
 from pathlib import Path
 
 from absl import app, flags
@@ -24,7 +25,15 @@ def main(argv):
     runs = sorted(p for p in (Path(FLAGS.logdir) / FLAGS.task).glob(pattern) if (p / "config.json").exists())
     if not runs:
         raise app.UsageError(f"no runs under {Path(FLAGS.logdir) / FLAGS.task}/{pattern}")
-    summaries = [convergence(run) for run in runs]
+    started = []
+    for run in runs:
+        try:
+            started.append((run, convergence(run)))
+        except ValueError as error:  # a run that has not reached its first held-out evaluation
+            print(f"skipped: {error}", file=sys.stderr)
+    if not started:
+        raise app.UsageError(f"no run under {Path(FLAGS.logdir) / FLAGS.task} has a held-out evaluation yet")
+    runs, summaries = [run for run, _ in started], [summary for _, summary in started]
     print(markdown_table(summaries))
     print()
     for model in sorted({run.parent.name for run in runs}):

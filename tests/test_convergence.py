@@ -64,3 +64,18 @@ def test_script_prints_a_row_per_run(tmp_path):
     assert result.stdout.count(f"{tmp_path}/copy/") == 2
     assert "lstm: 0 of 1 runs converged; median: not converged" in result.stdout
     assert "ntm: 1 of 1 runs converged; median 640 sequences" in result.stdout
+
+
+def test_script_skips_a_run_that_has_no_held_out_evaluation_yet(tmp_path):
+    fake_run(tmp_path / "copy" / "dnc" / "seed0", [0.0])
+    starting = tmp_path / "copy" / "dnc" / "seed1"
+    starting.mkdir(parents=True)
+    (starting / "config.json").write_text(json.dumps({"batch_size": 32}))  # started, nothing evaluated yet
+    command = [sys.executable, str(ROOT / "scripts" / "convergence.py"), f"--logdir={tmp_path}", "--task=copy"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"skipped: {starting} has no held-out evaluations yet" in result.stderr
+    assert "dnc: 1 of 1 runs converged" in result.stdout
+    fake_run(tmp_path / "repeat_copy" / "dnc" / "seed0", [])  # only runs without evaluations: one clear line
+    result = subprocess.run(command[:-1] + ["--task=repeat_copy"], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "has a held-out evaluation yet" in result.stderr
