@@ -22,7 +22,7 @@ import dataclasses
 import json
 
 # The cells' own choices, offered by train.py as flags (ntm_cell.arguments imports nothing).
-from ntm_cell.arguments import INITIAL_WEIGHTINGS, MEMORY_INITS  # noqa: F401
+from ntm_cell.arguments import DNC_FIXES, INITIAL_WEIGHTINGS, MEMORY_INITS  # noqa: F401
 
 MODELS = ("ntm", "lstm", "dnc")
 #: Held-out bit errors per sequence below which a run counts as converged (the 2018 code's criterion).

@@ -12,6 +12,8 @@ CONTROLLERS = ("lstm", "dense")
 MEMORY_INITS = ("learned", "constant", "random")
 #: Where ``NTMCell``'s learned initial head weightings start: on row 0, or spread evenly.
 INITIAL_WEIGHTINGS = ("focused", "uniform")
+#: ``DNCCell``'s switches for the fixes of Csordás & Schmidhuber (2019), each a ``bool`` argument (default off).
+DNC_FIXES = ("masked_content", "deallocation", "link_sharpness")
 
 
 class ArgumentTypeError(TypeError, ValueError):

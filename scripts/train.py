@@ -30,6 +30,10 @@ flags.DEFINE_enum("initial_weighting", None, configs.INITIAL_WEIGHTINGS, "Where 
                   "weightings start (default focused: on row 0).")
 flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM or DNC (default: 128 NTM, 32 DNC).",
                      lower_bound=1)
+flags.DEFINE_multi_enum("dnc_fixes", [], configs.DNC_FIXES, "DNC only: fixes of Csordás & Schmidhuber (2019) to "
+                        "switch on (repeat the flag; all three: the paper's DNC-MDS).")
+flags.DEFINE_bool("dnc_usage_gradient", None, "DNC only: let gradients flow from the usage into the write "
+                  "weightings (default on; --nodnc_usage_gradient stops them, as deepmind/dnc does).")
 flags.DEFINE_enum("curriculum", None, configs.CURRICULA, "Length curriculum (default none).")
 flags.DEFINE_integer("length_buckets", None, "Draw each batch from one of this many groups of sequence lengths "
                      "(item counts for associative_recall) and pad it to its group's longest, not the task's: "
@@ -73,6 +77,12 @@ def config_from_flags():
             if FLAGS.model == "lstm":
                 raise app.UsageError(f"--{name} applies to --model=ntm or dnc, not lstm")
             config.model_kwargs[name] = FLAGS[name].value
+    if (FLAGS.dnc_fixes or FLAGS.dnc_usage_gradient is not None) and FLAGS.model != "dnc":
+        raise app.UsageError("--dnc_fixes and --dnc_usage_gradient apply to --model=dnc only")
+    for fix in FLAGS.dnc_fixes:
+        config.model_kwargs[fix] = True
+    if FLAGS.dnc_usage_gradient is not None:
+        config.model_kwargs["usage_gradient"] = FLAGS.dnc_usage_gradient
     if FLAGS.initial_weighting is not None:
         if FLAGS.model != "ntm":
             raise app.UsageError("--initial_weighting applies to --model=ntm only")

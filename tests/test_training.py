@@ -329,10 +329,12 @@ def test_train_py_command_line_end_to_end(tmp_path):
         ("--batch_splits=-1", "--batch_splits=-1"),
         ("--batch_splits=64", "--batch_splits=64 is more than the batch size 32"),
         ("--precision=float8", "--precision=float8: value should be one of"),
+        ("--model=dnc --dnc_fixes=masking", "--dnc_fixes=masking: value should be one of"),
+        ("--dnc_fixes=deallocation", "--dnc_fixes and --dnc_usage_gradient apply to --model=dnc only"),
     ],
 )
 def test_bad_flags_end_with_one_clear_line(flag, message):
-    result = run_train_py(flag, timeout=120)
+    result = run_train_py(*flag.split(), timeout=120)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert message in result.stderr
