@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from ntm_cell import addressing, dnc_addressing, dnc_options, fast_addressing
+from ntm_cell import dnc_addressing, dnc_options, fast_addressing, fast_dnc_addressing
 from ntm_cell.arguments import check_bool
 from ntm_cell.memory_cell import MEMORY_DTYPE, MemoryCell, clip, split_heads
 
@@ -47,6 +47,11 @@ class DNCCell(MemoryCell):
        the link matrices from its previous read weighting, and reads ``r_t`` from ``M_t``.
     7. The output is ``[h_t ; r_t]`` (``controller_units + R * M`` values), or, with
        ``output_units``, a linear projection of it clipped to ``+-clip_value``.
+
+    The allocation, the link update with the forward and backward weightings, the content lookups
+    and the reads run as :mod:`ntm_cell.fast_dnc_addressing`'s functions with hand-written
+    gradients; they compute what the reference functions of :mod:`ntm_cell.dnc_addressing` and
+    :mod:`ntm_cell.addressing` compute.
 
     Options (all off by default, which is the paper's DNC above); the first three are the fixes of
     Csordás & Schmidhuber (2019), see :mod:`ntm_cell.dnc_options`, and all three together are their DNC-MDS:
@@ -137,6 +142,10 @@ class DNCCell(MemoryCell):
         usage_gradient=True,
         **kwargs,
     ):
+        # Internal to experiments.models: carry the memory state between steps as matrices ([B, M, N], [B, N],
+        # [B, W * N, N], ..., see _matrix_shapes) instead of flat (the same numbers; Keras' symbolic state shapes
+        # stay flat, so a model that returns the final state must not use it).
+        self._matrix_states = bool(kwargs.pop("_matrix_states", False))
         super().__init__(
             controller_units, memory_size, memory_width, read_heads, write_heads,
             controller, memory_init, clip_value, output_units, controller_layers, **kwargs,
@@ -173,7 +182,7 @@ class DNCCell(MemoryCell):
         def zeros(width):
             return ops.zeros((batch_size, width), dtype=self.compute_dtype)
 
-        return self._initial_output_and_controller_state(batch_size) + [
+        memory_state = [
             self._tiled_initial_memory(batch_size),
             zeros(n),  # usage
             zeros(w * n * n),  # link matrices
@@ -182,6 +191,17 @@ class DNCCell(MemoryCell):
             zeros(w * n),  # write weightings
             self._tiled_initial_read_vectors(batch_size),
         ]
+        if self._matrix_states:
+            memory_state = [ops.reshape(x, (-1,) + shape) for x, shape in zip(memory_state, self._matrix_shapes)]
+        return self._initial_output_and_controller_state(batch_size) + memory_state
+
+    @property
+    def _matrix_shapes(self):
+        """Per-sequence shapes of the memory state entries with ``_matrix_states``: those of :meth:`unpack_state`,
+        except the link matrices, carried as ``[W * N, N]`` (one write head: exactly the ``[N, N]`` matrix that
+        the link operations take)."""
+        n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
+        return (m, n), (n,), (w * n, n), (w, n), (r, n), (w, n), (r, m)
 
     def unpack_state(self, states):
         """Split a flat state list into named, shaped tensors.
@@ -195,18 +215,10 @@ class DNCCell(MemoryCell):
         """
         n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
         output, controller_state, memory_state = self._split_state(states)
-        memory, usage, link, precedence, read_weights, write_weights, reads = memory_state
-        return {
-            "output": output,
-            "controller": controller_state,
-            "memory": ops.reshape(memory, (-1, m, n)),
-            "usage": usage,
-            "link": ops.reshape(link, (-1, w, n, n)),
-            "precedence": ops.reshape(precedence, (-1, w, n)),
-            "read_weights": ops.reshape(read_weights, (-1, r, n)),
-            "write_weights": ops.reshape(write_weights, (-1, w, n)),
-            "read_vectors": ops.reshape(reads, (-1, r, m)),
-        }
+        names = ("memory", "usage", "link", "precedence", "read_weights", "write_weights", "read_vectors")
+        shapes = ((m, n), (n,), (w, n, n), (w, n), (r, n), (w, n), (r, m))
+        shaped = {name: ops.reshape(x, (-1,) + shape) for name, x, shape in zip(names, memory_state, shapes)}
+        return dict(output=output, controller=controller_state, **shaped)
 
     # ------------------------------------------------------------------ step
     def _interface(self, h):
@@ -252,7 +264,7 @@ class DNCCell(MemoryCell):
         keys, strengths = interface[f"{head}_keys"], interface[f"{head}_strengths"]
         if self.masked_content:
             return dnc_options.masked_content_weights(memory, keys, strengths, interface[f"{head}_masks"])
-        return addressing.content_weights(memory, keys, strengths)
+        return fast_dnc_addressing.fast_content_weights(memory, keys, strengths)
 
     def step(self, inputs, states, training=None):
         """One step with every intermediate: ``(output, new_states, details)``.
@@ -268,7 +280,6 @@ class DNCCell(MemoryCell):
         ``forward_sharpness`` and ``backward_sharpness`` ``[B, R, W]``.
         """
         state = self.unpack_state(states)
-        n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
         h, controller_state = self._run_controller(
             inputs, state["read_vectors"], state["controller"], training
         )
@@ -282,7 +293,7 @@ class DNCCell(MemoryCell):
         if not self.usage_gradient:
             previous_writes = ops.stop_gradient(previous_writes)
         usage = dnc_addressing.update_usage(state["usage"], previous_writes, retention)
-        allocation = dnc_addressing.write_allocation_weights(
+        allocation = fast_dnc_addressing.fast_write_allocation_weights(
             usage, interface["allocation_gates"] * interface["write_gates"]
         )
         write_content = self._content_weights(state["memory"], interface, "write")
@@ -295,31 +306,26 @@ class DNCCell(MemoryCell):
         memory = fast_addressing.fast_write(memory, write_weights, interface["erase"], interface["write_vectors"])
 
         # Temporal links, then reading from the new memory.
-        link = dnc_addressing.update_link(state["link"], state["precedence"], write_weights)
+        link, forward, backward = fast_dnc_addressing.fast_link_and_directional_weights(
+            state["link"], state["precedence"], write_weights, state["read_weights"]
+        )
         precedence = dnc_addressing.update_precedence(state["precedence"], write_weights)
         if self.link_sharpness:
-            forward, backward = dnc_options.sharpened_directional_weights(
-                link, state["read_weights"], interface["forward_sharpness"], interface["backward_sharpness"]
-            )
-        else:
-            forward, backward = dnc_addressing.directional_weights(link, state["read_weights"])
+            forward = dnc_options.sharpen_distribution(forward, interface["forward_sharpness"])
+            backward = dnc_options.sharpen_distribution(backward, interface["backward_sharpness"])
         read_content = self._content_weights(memory, interface, "read")
         read_weights = dnc_addressing.mix_read_weights(
             read_content, forward, backward, interface["read_modes"]
         )
-        read_vectors = addressing.read(memory, read_weights)
+        read_vectors = fast_dnc_addressing.fast_read(memory, read_weights)
 
-        output, flat_reads = self._cell_output(h, read_vectors)
-        memory_state = [
-            ops.reshape(memory, (-1, m * n)),
-            usage,
-            ops.reshape(link, (-1, w * n * n)),
-            ops.reshape(precedence, (-1, w * n)),
-            ops.reshape(read_weights, (-1, r * n)),
-            ops.reshape(write_weights, (-1, w * n)),
-        ]
-        new_states = [output] + controller_state + [ops.cast(x, self.compute_dtype) for x in memory_state] + [
-            flat_reads
+        output, _ = self._cell_output(h, read_vectors)
+        # Each memory state keeps the shape it came in: [B, M * N] etc. ("flat") or [B, M, N] etc. ("matrix").
+        _, _, previous = self._split_state(states)
+        new_memory_state = (memory, usage, link, precedence, read_weights, write_weights, read_vectors)
+        new_states = [output] + controller_state + [
+            ops.cast(ops.reshape(x, (-1,) + tuple(p.shape[1:])), self.compute_dtype)
+            for x, p in zip(new_memory_state, previous)
         ]
         details = {
             "read_weights": read_weights,
@@ -347,4 +353,6 @@ class DNCCell(MemoryCell):
             link_sharpness=self.link_sharpness,
             usage_gradient=self.usage_gradient,
         )
+        if self._matrix_states:
+            config["_matrix_states"] = True
         return config
