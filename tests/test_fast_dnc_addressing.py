@@ -1,6 +1,10 @@
 """The hand-written gradients of :mod:`ntm_cell.fast_dnc_addressing` against automatic differentiation of the
 reference functions of :mod:`ntm_cell.dnc_addressing` and :mod:`ntm_cell.addressing`: values and gradients, in
-float64 (to round-off) and float32, with one and two write heads, on random, tied, zero and full usage."""
+float64 (to round-off) and float32, with one and two write heads, on random, tied, zero and full usage.
+
+The comparisons take gradients with TensorFlow; under another Keras backend the module is skipped, and
+test_hand_written_gradients_equal_autodiff_under_jax runs the JAX comparison in a child process.
+"""
 
 import importlib.util
 import os
@@ -8,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -16,6 +21,8 @@ from keras import ops
 from ntm_cell import addressing
 from ntm_cell import dnc_addressing as dnc
 from ntm_cell import fast_dnc_addressing as fast
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="takes gradients with TensorFlow")
 
 #: ``(rtol, atol)`` of the comparisons, per dtype: float64 to round-off; float32 to what the reference itself
 #: computes to (its products and sums are taken in another order).
