@@ -20,7 +20,11 @@ def build_ntm(input_size, output_size, dtype="float32", **cell_kwargs):
 
 
 def build_dnc(input_size, output_size, dtype="float32", **cell_kwargs):
-    """A DNC whose cell projects ``[h ; r]`` to ``output_size`` logits, under dtype policy ``dtype``."""
+    """A DNC whose cell projects ``[h ; r]`` to ``output_size`` logits, under dtype policy ``dtype``.
+
+    Its states are matrices too (the temporal links as ``[B, W * N, N]``), as in :func:`build_ntm`.
+    """
+    cell_kwargs.setdefault("_matrix_states", True)
     return _sequence_model(input_size, DNCCell(output_units=output_size, dtype=dtype, **cell_kwargs), "dnc", dtype)
 
 
