@@ -119,3 +119,20 @@ def assert_mixed_precision_matches_float32(make_cell, x, path, memory_details=("
     loaded = keras.models.load_model(path)
     assert loaded.layers[-1].cell.dtype_policy.name == "mixed_float16"
     np.testing.assert_array_equal(np_(loaded(x)[0]), np_(sequence))
+
+
+def assert_matrix_states_train_like_flat_states(flat_model, matrix_model, x, y):
+    """Two sequence models of one cell configuration, one carrying its memory states flat and one as matrices
+    (the cells' internal ``_matrix_states``), give the same outputs, loss and updated weights for one SGD step
+    without XLA, starting from the same weights.
+
+    Args:
+        x: ``[B, T, INPUT_SIZE]`` sequences; ``y``: ``[B, T, output_size]`` targets.
+    """
+    matrix_model.set_weights(flat_model.get_weights())
+    for model in (flat_model, matrix_model):
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=False)
+    np.testing.assert_allclose(matrix_model.predict(x, verbose=0), flat_model.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(matrix_model.train_on_batch(x, y), flat_model.train_on_batch(x, y), rtol=1e-6)
+    for a, b in zip(matrix_model.get_weights(), flat_model.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)

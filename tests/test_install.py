@@ -80,16 +80,19 @@ def test_the_parts_import_by_their_installed_names_from_another_directory(tmp_pa
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def run(command, cwd):
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+def run_command_and_script(command, argument, tmp_path):
+    """``(installed, script)``: the results of the installed ``command`` run with ``argument`` from ``tmp_path``
+    and of its script run with it from the checkout."""
+    executable = shutil.which(command)
+    assert executable, f"{command} is not on PATH: pip install -e . installs it"
+    script = ROOT / "scripts" / f"{COMMANDS[command]}.py"
+    return tuple(subprocess.run(line, cwd=cwd, capture_output=True, text=True, timeout=120)
+                 for line, cwd in (([executable, argument], tmp_path), ([sys.executable, str(script), argument], ROOT)))
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_the_command_is_on_the_path_and_prints_its_scripts_help(command, tmp_path):
-    executable = shutil.which(command)
-    assert executable, f"{command} is not on PATH: pip install -e . installs it"
-    installed, script = run([executable, "--helpshort"], tmp_path), run(
-        [sys.executable, str(ROOT / "scripts" / f"{COMMANDS[command]}.py"), "--helpshort"], ROOT)
+    installed, script = run_command_and_script(command, "--helpshort", tmp_path)
     assert installed.returncode == script.returncode, installed.stderr[-2000:] + script.stderr[-2000:]
 
     def help_lines(result):  # without the heading of the flag list, which is sys.argv[0]
@@ -101,10 +104,7 @@ def test_the_command_is_on_the_path_and_prints_its_scripts_help(command, tmp_pat
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_the_command_and_its_script_refuse_an_unknown_flag_alike(command, tmp_path):
-    executable = shutil.which(command)
-    assert executable, f"{command} is not on PATH: pip install -e . installs it"
-    installed, script = run([executable, "--no_such_flag=1"], tmp_path), run(
-        [sys.executable, str(ROOT / "scripts" / f"{COMMANDS[command]}.py"), "--no_such_flag=1"], ROOT)
+    installed, script = run_command_and_script(command, "--no_such_flag=1", tmp_path)
     assert installed.returncode == script.returncode == 1
     assert installed.stderr == script.stderr
     assert installed.stderr.splitlines()[0] == "FATAL Flags parsing error: Unknown command line flag 'no_such_flag'"

@@ -372,18 +372,11 @@ def test_matrix_memory_state_gives_the_numbers_of_the_flat_one():
     flat = sequence_model(small_cell(read_heads=2, write_heads=2))
     matrix_cell = small_cell(read_heads=2, write_heads=2, _matrix_states=True)
     matrix = sequence_model(matrix_cell)
-    matrix.set_weights(flat.get_weights())
     x = sequences()
     states = matrix_cell.get_initial_state(batch_size=3)
     assert [tuple(s.shape) for s in states[3:]] == [(3, 4, 6), (3, 2, 4), (3, 4, 6)]
     assert tuple(matrix_cell.unpack_state(states)["memory"].shape) == (3, 4, 6)
-    for model in (flat, matrix):
-        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=False)
-    np.testing.assert_allclose(matrix.predict(x, verbose=0), flat.predict(x, verbose=0), atol=1e-6)
-    y = np.ones((3, 7, 3), "float32")
-    np.testing.assert_allclose(matrix.train_on_batch(x, y), flat.train_on_batch(x, y), rtol=1e-6)
-    for a, b in zip(matrix.get_weights(), flat.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+    helpers.assert_matrix_states_train_like_flat_states(flat, matrix, x, np.ones((3, 7, 3), "float32"))
 
 
 def test_matrix_memory_state_cell_keeps_a_flat_initial_state_flat():
