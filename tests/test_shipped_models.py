@@ -1,5 +1,5 @@
-"""The trained models shipped under experiments/trained_models/: they load, and evaluate.py on them reproduces
-the generalization tables in README.md within sampling noise."""
+"""The trained models shipped under experiments/trained_models/: they load, and evaluate.py on each reproduces its
+generalization table in docs/results.md within sampling noise."""
 
 import math
 import re
@@ -12,29 +12,56 @@ import pytest
 from ntm_cell.experiments import reports, runs, shipped
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+RESULTS = ROOT / "docs" / "results.md"
 
-#: Per shipped model: the swept variable, its evaluate.py flag and the point the README check uses.
+#: Per shipped model: the point of its table that the check evaluates, as evaluate.py flag -> value.
 CHECKED_POINTS = {
-    "copy_ntm.keras": ("length", "--lengths", 40),
-    "associative_recall_ntm.keras": ("items", "--items", 12),
+    "copy_ntm.keras": {"length": 40},
+    "associative_recall_ntm.keras": {"items": 12},
+    "repeat_copy_ntm.keras": {"length": 10, "repeats": 10},
 }
+#: evaluate.py's flag for each swept variable.
+FLAGS = {"length": "--lengths", "items": "--items", "repeats": "--repeats"}
 
 
-def readme_table(file_name):
-    """``(values of the swept variable, [mean] or [mean, standard error] per value, sequences)`` from the table
-    under ``<!-- generalization: <file_name> sequences=<n> -->`` in README.md."""
-    lines = README.read_text(encoding="utf-8").splitlines()
+def table_cells(row):
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def mean_and_stderr(cell):
+    """``[mean]`` or ``[mean, standard error]`` from a table cell such as ``0.004 ± 0.003``."""
+    return [float(part) for part in cell.split("±")]
+
+
+def documented_point(file_name, point, text):
+    """``([mean] or [mean, standard error], sequences)`` at ``point`` (variable -> value) in the table under
+    ``<!-- generalization: <file_name> sequences=<n> -->`` in ``text``.
+
+    The table either has a column per point (the header row names the variable and its values, the next row but one
+    the bit errors), or a row per point (a column per variable, then the bit errors).
+    """
+    lines = text.splitlines()
     marker = re.compile(rf"<!-- generalization: {re.escape(file_name)} sequences=(\d+) -->")
-    for index, line in enumerate(lines):
-        match = marker.search(line)
-        if match:
-            header, _, errors = lines[index + 1 : index + 4]
-            cells = lambda row: [cell.strip() for cell in row.strip().strip("|").split("|")]  # noqa: E731
-            points = [int(value) for value in cells(header)[1:]]
-            values = [[float(part) for part in value.split("±")] for value in cells(errors)[1:]]
-            return points, values, int(match.group(1))
-    raise AssertionError(f"README.md has no generalization table marked for {file_name}")
+    index = next((i for i, line in enumerate(lines) if marker.search(line)), None)
+    assert index is not None, f"docs/results.md has no generalization table marked for {file_name}"
+    sequences = int(marker.search(lines[index]).group(1))
+    header = table_cells(lines[index + 1])
+    if len(point) == 1 and header[0] in point:
+        (value,) = point.values()
+        errors = table_cells(lines[index + 3])
+        return mean_and_stderr(errors[[int(v) for v in header[1:]].index(value) + 1]), sequences
+    columns = [header.index(variable) for variable in point]
+    for row in lines[index + 3 :]:
+        if not row.startswith("|"):
+            break
+        cells = table_cells(row)
+        if [int(cells[c]) for c in columns] == list(point.values()):
+            return mean_and_stderr(cells[len(point)]), sequences
+    raise AssertionError(f"the table of {file_name} has no row {point}")
+
+
+def test_every_shipped_model_has_a_checked_point():
+    assert sorted(CHECKED_POINTS) == sorted(p.name for p in shipped.SHIPPED_DIR.glob("*.keras"))
 
 
 @pytest.mark.parametrize("task", shipped.SHIPPED_TASKS)
@@ -50,27 +77,50 @@ def test_missing_shipped_model_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("file_name", sorted(CHECKED_POINTS))
-def test_evaluate_py_on_a_shipped_model_reproduces_the_readme_table(file_name, tmp_path):
-    variable, flag, point = CHECKED_POINTS[file_name]
-    points, readme_values, readme_sequences = readme_table(file_name)
-    expected, *readme_stderr = readme_values[points.index(point)]
+def test_evaluate_py_on_a_shipped_model_reproduces_its_documented_table(file_name, tmp_path):
+    point = CHECKED_POINTS[file_name]
+    (expected, *documented_stderr), documented_sequences = documented_point(
+        file_name, point, RESULTS.read_text(encoding="utf-8"))
     sequences = 200
-    # Other data than the README's (seed 1, not 0), so agreement is within sampling noise, not by construction.
+    # Other data than the documented table's (seed 1, not 0), so agreement is within sampling noise, not by
+    # construction.
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "evaluate.py"),
-         f"--model_path={shipped.SHIPPED_DIR / file_name}", f"--output_dir={tmp_path}", f"{flag}={point}",
-         f"--sequences={sequences}", "--seed=1"],
+         f"--model_path={shipped.SHIPPED_DIR / file_name}", f"--output_dir={tmp_path}",
+         *(f"{FLAGS[variable]}={value}" for variable, value in point.items()), f"--sequences={sequences}", "--seed=1"],
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (csv_path,) = tmp_path.glob("*_generalization.csv")
     (row,) = reports.read_csv(csv_path)
-    assert row[variable] == point and row["sequences"] == sequences
-    # Standard error of the difference of the two means: the README's own (when it gives one; else this sample's
-    # spread scaled to the README's sample size) and this sample's.
-    readme_noise = readme_stderr[0] if readme_stderr else row["stderr"] * math.sqrt(sequences / readme_sequences)
-    noise = math.hypot(row["stderr"], readme_noise)
+    assert all(row[variable] == value for variable, value in point.items()) and row["sequences"] == sequences
+    # Standard error of the difference of the two means: the table's own (when it gives one; else this sample's
+    # spread scaled to the table's sample size) and this sample's.
+    documented_noise = (documented_stderr[0] if documented_stderr
+                        else row["stderr"] * math.sqrt(sequences / documented_sequences))
+    noise = math.hypot(row["stderr"], documented_noise)
     assert abs(row["bit_errors"] - expected) <= 4 * noise + 0.02, (row, expected)
+
+
+def test_a_documented_point_is_read_from_either_table_layout():
+    text = """
+<!-- generalization: a.keras sequences=100 -->
+| length | 10 | 20 |
+|---|---:|---:|
+| bit errors / sequence | 0.5 ± 0.1 | 2.0 ± 0.3 |
+
+<!-- generalization: b.keras sequences=50 -->
+| length | repeats | bit errors / seq | error-free |
+|---:|---:|---:|---:|
+| 10 | 10 | 0.004 ± 0.003 | 99.6% |
+| 10 | 11 | 1.51 | 74.8% |
+"""
+    assert documented_point("a.keras", {"length": 20}, text) == ([2.0, 0.3], 100)
+    assert documented_point("b.keras", {"length": 10, "repeats": 11}, text) == ([1.51], 50)
+    with pytest.raises(AssertionError, match="no row"):
+        documented_point("b.keras", {"length": 12, "repeats": 10}, text)
+    with pytest.raises(AssertionError, match="no generalization table marked for c.keras"):
+        documented_point("c.keras", {"length": 10}, text)
 
 
 def fake_finished_run(run_dir, seed, errors):
