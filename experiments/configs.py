@@ -22,7 +22,7 @@ import dataclasses
 import json
 
 # The cells' own choices, offered by train.py as flags (ntm_cell.arguments imports nothing).
-from ntm_cell.arguments import DNC_FIXES, INITIAL_WEIGHTINGS, MEMORY_INITS  # noqa: F401
+from ntm_cell.arguments import CONTROLLERS, DNC_FIXES, INITIAL_WEIGHTINGS, MEMORY_INITS  # noqa: F401
 
 MODELS = ("ntm", "lstm", "dnc")
 #: Held-out bit errors per sequence below which a run counts as converged (the 2018 code's criterion).
@@ -138,6 +138,35 @@ NTM_TASK_OVERRIDES = {
 }
 #: Graves 2014 Tables 1-3: the tasks trained with RMSProp at 3e-5 in our setup too (optimizer, learning rate).
 PAPER_OPTIMIZERS = {"ngrams": ("rmsprop", 3e-5), "priority_sort": ("rmsprop", 3e-5)}
+
+
+#: The cell arguments a run may set over its defaults, and the models whose cells take them.
+MODEL_OPTIONS = {
+    **{name: ("ntm", "dnc") for name in ("memory_init", "memory_size", "memory_width", "controller",
+                                          "controller_units", "controller_layers", "read_heads", "write_heads")},
+    "shift_range": ("ntm",),
+    "initial_weighting": ("ntm",),
+    "usage_gradient": ("dnc",),
+    **{fix: ("dnc",) for fix in DNC_FIXES},
+}
+
+
+def set_model_options(config, **options):
+    """Set the cell arguments ``options`` (names of ``MODEL_OPTIONS``) in ``config.model_kwargs``; ``None`` values
+    are left out. The cell checks the values when it is built.
+
+    Raises:
+        ValueError: an option that ``config.model``'s cell does not take, or an unknown one.
+    """
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name not in MODEL_OPTIONS:
+            raise ValueError(f"unknown model option {name!r}; choose from {', '.join(sorted(MODEL_OPTIONS))}")
+        models = MODEL_OPTIONS[name]
+        if config.model not in models:
+            raise ValueError(f"{name} applies to model {' or '.join(models)}, not {config.model}")
+        config.model_kwargs[name] = value
 
 
 def default_config(task, model):

@@ -30,6 +30,18 @@ flags.DEFINE_enum("initial_weighting", None, configs.INITIAL_WEIGHTINGS, "Where 
                   "weightings start (default focused: on row 0).")
 flags.DEFINE_integer("memory_size", None, "Memory rows of the NTM or DNC (default: 128 NTM, 32 DNC).",
                      lower_bound=1)
+flags.DEFINE_integer("memory_width", None, "Memory row width of the NTM or DNC (default 20).", lower_bound=1)
+flags.DEFINE_enum("controller", None, configs.CONTROLLERS, "Controller of the NTM or DNC: an LSTM or a "
+                  "feed-forward (dense) layer (default lstm).")
+flags.DEFINE_integer("controller_units", None, "Units per controller layer of the NTM or DNC (default: 100 NTM, "
+                     "64 DNC).", lower_bound=1)
+flags.DEFINE_integer("controller_layers", None, "Controller layers of the NTM or DNC (default 1; 2 for the NTM on "
+                     "priority_sort).", lower_bound=1)
+flags.DEFINE_integer("read_heads", None, "Read heads of the NTM or DNC (default: 1 NTM, 4 DNC; 5 for the NTM on "
+                     "priority_sort).", lower_bound=1)
+flags.DEFINE_integer("write_heads", None, "Write heads of the NTM or DNC (default 1; 5 for the NTM on "
+                     "priority_sort).", lower_bound=1)
+flags.DEFINE_integer("shift_range", None, "NTM only: largest shift a head can make (default 1).", lower_bound=0)
 flags.DEFINE_multi_enum("dnc_fixes", [], configs.DNC_FIXES, "DNC only: fixes of Csordás & Schmidhuber (2019) to "
                         "switch on (repeat the flag; all three: the paper's DNC-MDS).")
 flags.DEFINE_bool("dnc_usage_gradient", None, "DNC only: let gradients flow from the usage into the write "
@@ -63,6 +75,10 @@ flags.DEFINE_enum("strategy", "default", configs.STRATEGIES, "tf.distribute stra
 flags.DEFINE_integer("virtual_cpus", 0, "Split the CPU into this many logical devices (to try --strategy=mirrored "
                      "without GPUs).", lower_bound=0)
 
+#: Flags that set the cell argument of the same name.
+CELL_FLAGS = ("memory_init", "memory_size", "memory_width", "controller", "controller_units", "controller_layers",
+              "read_heads", "write_heads", "shift_range", "initial_weighting")
+
 
 def config_from_flags():
     """The paper configuration for --task/--model with the flags that were given applied on top."""
@@ -72,21 +88,14 @@ def config_from_flags():
         if FLAGS[name].value is not None:
             setattr(config, name, FLAGS[name].value)
     config.seed = FLAGS.seed
-    for name in ("memory_init", "memory_size"):
-        if FLAGS[name].value is not None:
-            if FLAGS.model == "lstm":
-                raise app.UsageError(f"--{name} applies to --model=ntm or dnc, not lstm")
-            config.model_kwargs[name] = FLAGS[name].value
-    if (FLAGS.dnc_fixes or FLAGS.dnc_usage_gradient is not None) and FLAGS.model != "dnc":
-        raise app.UsageError("--dnc_fixes and --dnc_usage_gradient apply to --model=dnc only")
-    for fix in FLAGS.dnc_fixes:
-        config.model_kwargs[fix] = True
-    if FLAGS.dnc_usage_gradient is not None:
-        config.model_kwargs["usage_gradient"] = FLAGS.dnc_usage_gradient
-    if FLAGS.initial_weighting is not None:
-        if FLAGS.model != "ntm":
-            raise app.UsageError("--initial_weighting applies to --model=ntm only")
-        config.model_kwargs["initial_weighting"] = FLAGS.initial_weighting
+    options = {name: FLAGS[name].value for name in CELL_FLAGS}
+    options.update({fix: True for fix in FLAGS.dnc_fixes}, usage_gradient=FLAGS.dnc_usage_gradient)
+    for name, value in options.items():  # one at a time, so that an error names its flag
+        try:
+            configs.set_model_options(config, **{name: value})
+        except ValueError as error:
+            flag = "dnc_usage_gradient" if name == "usage_gradient" else "dnc_fixes" if name in configs.DNC_FIXES else name
+            raise app.UsageError(f"--{flag}: {error}")
     return config
 
 

@@ -91,6 +91,22 @@ def test_paper_optimizers_and_unknown_optimizer():
         optimizers.make_optimizer(tiny_config(optimizer="sgd"))
 
 
+
+def test_model_options_are_set_over_the_defaults_for_the_models_that_take_them():
+    config = configs.default_config("priority_sort", "ntm")
+    configs.set_model_options(config, controller="dense", read_heads=None, shift_range=3)
+    assert config.model_kwargs == dict(read_heads=5, write_heads=5, controller_layers=2, controller="dense",
+                                       shift_range=3)
+    dnc = configs.default_config("copy", "dnc")
+    configs.set_model_options(dnc, masked_content=True, read_heads=2)
+    assert dnc.model_kwargs["masked_content"] and dnc.model_kwargs["read_heads"] == 2
+    with pytest.raises(ValueError, match="shift_range applies to model ntm, not dnc"):
+        configs.set_model_options(dnc, shift_range=2)
+    with pytest.raises(ValueError, match="controller applies to model ntm or dnc, not lstm"):
+        configs.set_model_options(configs.default_config("copy", "lstm"), controller="dense")
+    with pytest.raises(ValueError, match="unknown model option 'heads'"):
+        configs.set_model_options(config, heads=2)
+
 TINY_TASKS = {
     "copy": dict(bits=3, max_length=3),
     "repeat_copy": dict(bits=3, max_length=3, max_repeats=2),
@@ -308,12 +324,17 @@ def run_train_py(*flags, timeout=600):
 def test_train_py_command_line_end_to_end(tmp_path):
     # One step: each further step can draw another length bucket, which XLA compiles anew (13 s each here).
     result = run_train_py(
-        "--task=associative_recall", "--steps=1", "--eval_every=1", f"--logdir={tmp_path}", "--memory_size=16"
+        "--task=associative_recall", "--steps=1", "--eval_every=1", f"--logdir={tmp_path}", "--memory_size=16",
+        "--controller=dense", "--read_heads=2", "--shift_range=2",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "step      1/1" in result.stdout and "seq/s" in result.stdout
     run_dir = tmp_path / "associative_recall" / "ntm" / "seed0"
     assert (run_dir / "model.keras").exists() and (run_dir / "config.json").exists()
+    assert json.loads((run_dir / "config.json").read_text())["model_kwargs"] == dict(
+        memory_size=16, controller="dense", read_heads=2, shift_range=2)
+    cell = keras.models.load_model(run_dir / "model.keras").get_layer("memory").cell
+    assert (cell.controller, cell.read_heads, cell.shift_range) == ("dense", 2, 2)
 
 
 @pytest.mark.parametrize(
@@ -330,7 +351,11 @@ def test_train_py_command_line_end_to_end(tmp_path):
         ("--batch_splits=64", "--batch_splits=64 is more than the batch size 32"),
         ("--precision=float8", "--precision=float8: value should be one of"),
         ("--model=dnc --dnc_fixes=masking", "--dnc_fixes=masking: value should be one of"),
-        ("--dnc_fixes=deallocation", "--dnc_fixes and --dnc_usage_gradient apply to --model=dnc only"),
+        ("--dnc_fixes=deallocation", "--dnc_fixes: deallocation applies to model dnc, not ntm"),
+        ("--nodnc_usage_gradient", "--dnc_usage_gradient: usage_gradient applies to model dnc, not ntm"),
+        ("--model=lstm --read_heads=2", "--read_heads: read_heads applies to model ntm or dnc, not lstm"),
+        ("--model=dnc --shift_range=2", "--shift_range: shift_range applies to model ntm, not dnc"),
+        ("--controller=gru", "--controller=gru: value should be one of"),
     ],
 )
 def test_bad_flags_end_with_one_clear_line(flag, message):
