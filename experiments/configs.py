@@ -143,7 +143,8 @@ PAPER_OPTIMIZERS = {"ngrams": ("rmsprop", 3e-5), "priority_sort": ("rmsprop", 3e
 #: The cell arguments a run may set over its defaults, and the models whose cells take them.
 MODEL_OPTIONS = {
     **{name: ("ntm", "dnc") for name in ("memory_init", "memory_size", "memory_width", "controller",
-                                          "controller_units", "controller_layers", "read_heads", "write_heads")},
+                                          "controller_units", "controller_layers", "read_heads", "write_heads",
+                                          "clip_value")},
     "shift_range": ("ntm",),
     "initial_weighting": ("ntm",),
     "usage_gradient": ("dnc",),

@@ -42,6 +42,8 @@ flags.DEFINE_integer("read_heads", None, "Read heads of the NTM or DNC (default:
 flags.DEFINE_integer("write_heads", None, "Write heads of the NTM or DNC (default 1; 5 for the NTM on "
                      "priority_sort).", lower_bound=1)
 flags.DEFINE_integer("shift_range", None, "NTM only: largest shift a head can make (default 1).", lower_bound=0)
+flags.DEFINE_float("clip_value", None, "Clip of the NTM's or DNC's interface and output logits to +-this "
+                   "(default 20).", lower_bound=1e-6)
 flags.DEFINE_multi_enum("dnc_fixes", [], configs.DNC_FIXES, "DNC only: fixes of Csordás & Schmidhuber (2019) to "
                         "switch on (repeat the flag; all three: the paper's DNC-MDS).")
 flags.DEFINE_bool("dnc_usage_gradient", None, "DNC only: let gradients flow from the usage into the write "
@@ -77,7 +79,7 @@ flags.DEFINE_integer("virtual_cpus", 0, "Split the CPU into this many logical de
 
 #: Flags that set the cell argument of the same name.
 CELL_FLAGS = ("memory_init", "memory_size", "memory_width", "controller", "controller_units", "controller_layers",
-              "read_heads", "write_heads", "shift_range", "initial_weighting")
+              "read_heads", "write_heads", "shift_range", "initial_weighting", "clip_value")
 
 
 def config_from_flags():

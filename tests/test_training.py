@@ -325,16 +325,16 @@ def test_train_py_command_line_end_to_end(tmp_path):
     # One step: each further step can draw another length bucket, which XLA compiles anew (13 s each here).
     result = run_train_py(
         "--task=associative_recall", "--steps=1", "--eval_every=1", f"--logdir={tmp_path}", "--memory_size=16",
-        "--controller=dense", "--read_heads=2", "--shift_range=2",
+        "--controller=dense", "--read_heads=2", "--shift_range=2", "--clip_value=10",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "step      1/1" in result.stdout and "seq/s" in result.stdout
     run_dir = tmp_path / "associative_recall" / "ntm" / "seed0"
     assert (run_dir / "model.keras").exists() and (run_dir / "config.json").exists()
     assert json.loads((run_dir / "config.json").read_text())["model_kwargs"] == dict(
-        memory_size=16, controller="dense", read_heads=2, shift_range=2)
+        memory_size=16, controller="dense", read_heads=2, shift_range=2, clip_value=10.0)
     cell = keras.models.load_model(run_dir / "model.keras").get_layer("memory").cell
-    assert (cell.controller, cell.read_heads, cell.shift_range) == ("dense", 2, 2)
+    assert (cell.controller, cell.read_heads, cell.shift_range, cell.clip_value) == ("dense", 2, 2, 10.0)
 
 
 @pytest.mark.parametrize(
