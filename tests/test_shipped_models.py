@@ -19,6 +19,8 @@ CHECKED_POINTS = {
     "copy_ntm.keras": {"length": 40},
     "associative_recall_ntm.keras": {"items": 12},
     "repeat_copy_ntm.keras": {"length": 10, "repeats": 10},
+    "copy_dnc.keras": {"length": 30},
+    "associative_recall_dnc.keras": {"items": 6},
 }
 #: evaluate.py's flag for each swept variable.
 FLAGS = {"length": "--lengths", "items": "--items", "repeats": "--repeats"}
