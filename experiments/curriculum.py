@@ -1,10 +1,10 @@
 """Curricula: which sequence lengths (or item and repeat counts) training draws from, and when they grow.
 
 - ``"none"``: the task's full training ranges from the first step.
-- ``"adaptive"``: every ``max_*`` range starts at its ``min_*`` value and grows in ``levels`` equal steps to
-  the task's training maximum; training moves up one level whenever the mean training error since the last
-  check falls below ``advance_below`` bits per sequence. Tasks without such ranges (N-grams, priority sort)
-  have a single level.
+- ``"adaptive"``: every ``max_*`` range starts at its ``min_*`` value (or each range of the task's
+  ``curriculum_start`` at the value given there: priority sort's vector counts) and grows in ``levels`` equal steps
+  to the task's training value; training moves up one level whenever the mean training error since the last
+  check falls below ``advance_below`` bits per sequence. Tasks with nothing to grow (N-grams) have a single level.
 """
 
 import math
@@ -20,19 +20,25 @@ class Curriculum:
         task_ranges: the task's training ranges, e.g. ``{"min_length": 1, "max_length": 20}``.
         levels: number of growth steps of the adaptive curriculum.
         advance_below: bit errors per sequence under which the adaptive curriculum moves up.
+        start: range name -> the value it starts from (a task's ``curriculum_start``), for ranges that are not
+            ``(min_x, max_x)`` pairs; a start above the task's value starts at that value. None: each ``max_x``
+            starts at ``min_x``.
     """
 
-    def __init__(self, kind, task_ranges, levels=5, advance_below=1.0):
+    def __init__(self, kind, task_ranges, levels=5, advance_below=1.0, start=None):
         if kind not in CURRICULA:
             raise ValueError(f"unknown curriculum {kind!r}; choose one of {', '.join(CURRICULA)}")
         self.kind = kind
         self.task_ranges = dict(task_ranges)
         self.advance_below = advance_below
-        self.growing = {
-            name: (task_ranges["min_" + name[4:]], value)
-            for name, value in task_ranges.items()
-            if name.startswith("max_") and "min_" + name[4:] in task_ranges
-        }
+        if start is not None:
+            self.growing = {name: (min(low, task_ranges[name]), task_ranges[name]) for name, low in start.items()}
+        else:
+            self.growing = {
+                name: (task_ranges["min_" + name[4:]], value)
+                for name, value in task_ranges.items()
+                if name.startswith("max_") and "min_" + name[4:] in task_ranges
+            }
         adaptive = kind == "adaptive" and any(low < high for low, high in self.growing.values())
         self.final_level = levels if adaptive else 0
 

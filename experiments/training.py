@@ -126,7 +126,7 @@ def train(config, run_dir, steps=None, eval_every=100, checkpoint_every=1000, su
         prepare_run_directory(run_dir, config, write_to=out)
         keras.utils.set_random_seed(config.seed)
         task = tasks.get_task(config.task, **config.task_kwargs)
-        curriculum = Curriculum(config.curriculum, task.ranges)
+        curriculum = Curriculum(config.curriculum, task.ranges, start=task.curriculum_start)
         run = _build_run(config, task, distribution, out)
         resumed_from = _restore_latest(run, run_dir, printer)
         check_same_step(distribution, resumed_from)

@@ -149,6 +149,10 @@ class Task:
     #: The ``(min, max)`` pair of `range_names` that sets how long a sequence is, for `length_buckets`; None for
     #: tasks whose sequences all have the same length.
     length_range: tuple[str, str] | None = None
+    #: Where a length curriculum starts, for tasks whose ranges are not ``(min_x, max_x)`` pairs: range name ->
+    #: its smallest value (a curriculum grows each from there to the task's value). None: each ``max_x`` starts
+    #: at its ``min_x``, or, without such pairs, there is nothing to grow.
+    curriculum_start: dict | None = None
     input_size: int
     output_size: int
 

@@ -55,6 +55,8 @@ class PrioritySortTask(Task):
 
     name = "priority_sort"
     range_names = ("num_inputs", "num_outputs")
+    #: A curriculum starts from 4 vectors and the 3 highest of them, and grows both to the task's counts.
+    curriculum_start = {"num_inputs": 4, "num_outputs": 3}
 
     def __init__(self, bits: int = 8, num_inputs: int = 20, num_outputs: int = 16):
         self.bits = check_int("bits", bits, minimum=1)

@@ -299,6 +299,21 @@ def test_adaptive_curriculum_grows_ranges_to_the_training_maximum():
         Curriculum("growing", {})
 
 
+
+def test_priority_sort_curriculum_grows_both_counts_from_its_start():
+    task = tasks.get_task("priority_sort")
+    curriculum = Curriculum("adaptive", task.ranges, levels=4, start=task.curriculum_start)
+    counts = [(r["num_inputs"], r["num_outputs"]) for r in map(curriculum.ranges, range(5))]
+    assert counts == [(4, 3), (8, 7), (12, 10), (16, 13), (20, 16)]
+    for level in range(5):  # every level's ranges make valid batches of the level's length
+        ranges = curriculum.ranges(level)
+        inputs, _, mask = task.sample(2, np.random.default_rng(level), **ranges)
+        assert inputs.shape[1] == ranges["num_inputs"] + 1 + ranges["num_outputs"]
+        assert mask.sum(axis=1).tolist() == [ranges["num_outputs"]] * 2
+    small = tasks.get_task("priority_sort", num_inputs=3, num_outputs=2)
+    assert Curriculum("adaptive", small.ranges, start=small.curriculum_start).ranges(0) == small.ranges
+    assert Curriculum("none", task.ranges, start=task.curriculum_start).final_level == 0
+
 def test_adaptive_curriculum_moves_up_when_errors_are_low(tmp_path):
     lines = []
     config = tiny_config(steps=4, curriculum="adaptive")
