@@ -157,7 +157,7 @@ def allocation_weights(usage, epsilon=ALLOCATION_EPSILON):
     return ops.sum(permutation * sorted_allocation[:, :, None], axis=1)
 
 
-def write_allocation_weights(usage, write_gates, epsilon=ALLOCATION_EPSILON):
+def write_allocation_weights(usage, write_gates, epsilon=ALLOCATION_EPSILON, allocate=allocation_weights):
     """Allocation weightings for several write heads, handed out one head at a time.
 
     Head ``h`` gets :func:`allocation_weights` of a usage that already counts the
@@ -169,13 +169,16 @@ def write_allocation_weights(usage, write_gates, epsilon=ALLOCATION_EPSILON):
         usage: ``[B, N]`` usage ``u_t``.
         write_gates: ``[B, W, 1]`` per head ``g^a * g^w`` in ``[0, 1]``.
         epsilon: see :func:`allocation_weights`.
+        allocate: ``(usage, epsilon) -> [B, N]``, one head's allocation weighting:
+            :func:`allocation_weights`, or a function that computes the same, such as
+            :func:`ntm_cell.fast_dnc_addressing.fast_allocation_weights`.
 
     Returns:
         ``[B, W, N]``.
     """
     allocations = []
     for head in range(write_gates.shape[1]):
-        allocation = allocation_weights(usage, epsilon)
+        allocation = allocate(usage, epsilon)
         allocations.append(allocation)
         usage = usage + (1.0 - usage) * write_gates[:, head] * allocation
     return ops.stack(allocations, axis=1)

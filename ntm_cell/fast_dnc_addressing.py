@@ -28,7 +28,7 @@ How they are written for XLA on the CPU (docs/performance.md measures the choice
 from keras import ops
 
 from ntm_cell.addressing import EPSILON, norm
-from ntm_cell.dnc_addressing import ALLOCATION_EPSILON
+from ntm_cell.dnc_addressing import ALLOCATION_EPSILON, write_allocation_weights
 
 
 def materialised(x):
@@ -122,12 +122,7 @@ def fast_write_allocation_weights(usage, write_gates, epsilon=ALLOCATION_EPSILON
     Returns:
         ``[B, W, N]``.
     """
-    allocations = []
-    for head in range(write_gates.shape[1]):
-        allocation = fast_allocation_weights(usage, epsilon)
-        allocations.append(allocation)
-        usage = usage + (1.0 - usage) * write_gates[:, head] * allocation
-    return ops.stack(allocations, axis=1)
+    return write_allocation_weights(usage, write_gates, epsilon, allocate=fast_allocation_weights)
 
 
 # ---------------------------------------------------------------- temporal links
