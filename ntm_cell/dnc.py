@@ -196,12 +196,20 @@ class DNCCell(MemoryCell):
         return self._initial_output_and_controller_state(batch_size) + memory_state
 
     @property
+    def _memory_state_shapes(self):
+        """Per-sequence shapes of the memory state entries, as :meth:`unpack_state` gives them."""
+        n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
+        return (m, n), (n,), (w, n, n), (w, n), (r, n), (w, n), (r, m)
+
+    @property
     def _matrix_shapes(self):
         """Per-sequence shapes of the memory state entries with ``_matrix_states``: those of :meth:`unpack_state`,
         except the link matrices, carried as ``[W * N, N]`` (one write head: exactly the ``[N, N]`` matrix that
         the link operations take)."""
-        n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
-        return (m, n), (n,), (w * n, n), (w, n), (r, n), (w, n), (r, m)
+        shapes = list(self._memory_state_shapes)
+        w, n, _ = shapes[2]
+        shapes[2] = (w * n, n)
+        return tuple(shapes)
 
     def unpack_state(self, states):
         """Split a flat state list into named, shaped tensors.
@@ -213,11 +221,10 @@ class DNCCell(MemoryCell):
             ``precedence`` ``[B, W, N]``, ``read_weights`` ``[B, R, N]``,
             ``write_weights`` ``[B, W, N]`` and ``read_vectors`` ``[B, R, M]``.
         """
-        n, m, r, w = self.memory_size, self.memory_width, self.read_heads, self.write_heads
         output, controller_state, memory_state = self._split_state(states)
         names = ("memory", "usage", "link", "precedence", "read_weights", "write_weights", "read_vectors")
-        shapes = ((m, n), (n,), (w, n, n), (w, n), (r, n), (w, n), (r, m))
-        shaped = {name: ops.reshape(x, (-1,) + shape) for name, x, shape in zip(names, memory_state, shapes)}
+        shaped = {name: ops.reshape(x, (-1,) + shape)
+                  for name, x, shape in zip(names, memory_state, self._memory_state_shapes)}
         return dict(output=output, controller=controller_state, **shaped)
 
     # ------------------------------------------------------------------ step

@@ -77,10 +77,9 @@ flags.DEFINE_enum("strategy", "default", configs.STRATEGIES, "tf.distribute stra
 flags.DEFINE_integer("virtual_cpus", 0, "Split the CPU into this many logical devices (to try --strategy=mirrored "
                      "without GPUs).", lower_bound=0)
 
-#: Flags that set the cell argument of the same name.
-CELL_FLAGS = ("memory_init", "memory_size", "memory_width", "controller", "controller_units", "controller_layers",
-              "read_heads", "write_heads", "shift_range", "initial_weighting", "clip_value")
-
+#: The flag of each cell option (``configs.MODEL_OPTIONS``): its own name, except the DNC's fixes and usage gradient.
+OPTION_FLAGS = {name: "dnc_fixes" if name in configs.DNC_FIXES else "dnc_usage_gradient" if name == "usage_gradient"
+                else name for name in configs.MODEL_OPTIONS}
 
 def config_from_flags():
     """The paper configuration for --task/--model with the flags that were given applied on top."""
@@ -90,13 +89,11 @@ def config_from_flags():
         if FLAGS[name].value is not None:
             setattr(config, name, FLAGS[name].value)
     config.seed = FLAGS.seed
-    options = {name: FLAGS[name].value for name in CELL_FLAGS}
-    options.update({fix: True for fix in FLAGS.dnc_fixes}, usage_gradient=FLAGS.dnc_usage_gradient)
-    for name, value in options.items():  # one at a time, so that an error names its flag
+    for name, flag in OPTION_FLAGS.items():  # one at a time, so that an error names its flag
+        value = (name in FLAGS.dnc_fixes or None) if flag == "dnc_fixes" else FLAGS[flag].value
         try:
             configs.set_model_options(config, **{name: value})
         except ValueError as error:
-            flag = "dnc_usage_gradient" if name == "usage_gradient" else "dnc_fixes" if name in configs.DNC_FIXES else name
             raise app.UsageError(f"--{flag}: {error}")
     return config
 
