@@ -15,7 +15,8 @@ import pytest
 
 from ntm_cell.experiments.bench.cases import (LENGTH_SWEEP, MEMORY_SWEEP, TINY_MODEL_KWARGS, Case, make_cases,
                                               parse_bools)
-from ntm_cell.experiments.bench.machine import cpu_times, describe_machine, machine_info, steal_percent
+from ntm_cell.experiments.bench.machine import (cpu_allocator, cpu_times, describe_machine, machine_info,
+                                                steal_percent)
 from ntm_cell.experiments.bench.ratios import compute_ratios
 from ntm_cell.experiments.bench.results import COLUMNS, TABLE_COLUMNS, markdown_report
 from ntm_cell.experiments.bench.runner import PreparedCase, run_benchmark
@@ -58,6 +59,14 @@ def test_benchmark_script_writes_table_csv_and_json(tmp_path):
         assert 0 <= report["machine"]["cpu_steal_percent"] <= 100
         assert f"stolen by the host during the run {report['machine']['cpu_steal_percent']}%" in markdown
     assert report["command"].startswith("python scripts/benchmark.py")
+    assert f"CPU allocator {cpu_allocator(env)};" in markdown
+
+
+def test_cpu_allocator_reads_the_variable_tensorflow_reads():
+    assert cpu_allocator({}) == "default"
+    assert cpu_allocator({"TF_CPU_ALLOCATOR_USE_BFC": "True"}) == "BFC"
+    assert cpu_allocator({"TF_CPU_ALLOCATOR_USE_BFC": "1"}) == "BFC"
+    assert cpu_allocator({"TF_CPU_ALLOCATOR_USE_BFC": "false"}) == "default"
 
 
 def test_cpu_steal_is_the_stolen_share_of_the_cpu_time_between_two_readings():

@@ -79,3 +79,16 @@ def test_train_py_prints_its_header_first(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"Training ntm on copy (seed 0) in {tmp_path / 'copy' / 'ntm' / 'seed0'}: "), lines[:8]
     assert lines[-1].startswith("Saved "), lines[-8:]
+
+
+@pytest.mark.parametrize("given, expected", [(None, "true"), ("false", "false")])
+def test_experiments_defaults_to_the_bfc_allocator_unless_the_environment_says_otherwise(given, expected):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPU_ALLOCATOR_USE_BFC"}
+    if given is not None:
+        env["TF_CPU_ALLOCATOR_USE_BFC"] = given
+    code = ("import os, sys, ntm_cell.experiments; "
+            "print(os.environ['TF_CPU_ALLOCATOR_USE_BFC'], 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == [expected, "False"]  # set before TensorFlow is imported, which reads it

@@ -70,6 +70,7 @@ def machine_info():
         "numpy": np.__version__,
         "backend": keras.backend.backend(),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
+        "cpu_allocator": cpu_allocator(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
 
@@ -101,13 +102,21 @@ def steal_percent(start, end):
     return round(100.0 * (end["steal"] - start["steal"]) / (end["total"] - start["total"]), 1)
 
 
+def cpu_allocator(environ=None):
+    """``"BFC"`` when ``TF_CPU_ALLOCATOR_USE_BFC`` (in ``environ``, default ``os.environ``) asks TensorFlow for its
+    BFC allocator on the CPU (``true`` or ``1``, any case), else ``"default"``."""
+    value = (os.environ if environ is None else environ).get("TF_CPU_ALLOCATOR_USE_BFC", "")
+    return "BFC" if value.strip().lower() in ("true", "1") else "default"
+
+
 def describe_machine(info):
     """One line naming the machine, the libraries and the load, from a :func:`machine_info` dict (with
     ``cpu_steal_percent``, from :func:`steal_percent`, where the run has measured it)."""
     gpus = ", ".join(info["gpus"]) or "no GPU"
     return (f"{info['cpu_model']}, {info['usable_cores']} usable of {info['logical_cores']} logical cores, "
             f"{info['memory_gb']} GB RAM, {gpus}; TensorFlow {info['tensorflow']}, Keras {info['keras']} "
-            f"(backend {info['backend']}), Python {info['python']}; TensorFlow threads {info['intra_op_threads']}; "
+            f"(backend {info['backend']}), Python {info['python']}; TensorFlow threads {info['intra_op_threads']}, "
+            f"CPU allocator {info.get('cpu_allocator', 'default')}; "
             f"load average at start "
             f"{' / '.join(str(x) for x in info['load_average'])}"
             + (f"; CPU time stolen by the host during the run {info['cpu_steal_percent']}%"
