@@ -17,7 +17,7 @@ from ntm_cell.experiments.convergence import convergence
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "trained_models"
 #: The tasks a shipped NTM is promised for.
-SHIPPED_TASKS = ("copy", "associative_recall", "repeat_copy", "ngrams")
+SHIPPED_TASKS = ("copy", "associative_recall", "repeat_copy", "ngrams", "priority_sort")
 
 
 def shipped_model_path(task, model="ntm", directory=SHIPPED_DIR):

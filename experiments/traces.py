@@ -150,7 +150,35 @@ def rows_written(write_weights):
     return np.asarray(write_weights).argmax(axis=-1)
 
 
+def circular_rows(rows, num_rows):
+    """Rows ``[K]`` of a circular memory of ``num_rows``, renumbered from the row after the widest run of rows that
+    none of them occupies: ``[K]`` ints in ``[0, num_rows)``.
+
+    Shifts wrap around the memory, so a head that files vectors in order on rows 126, 127, 0, 1 keeps that order
+    as 0, 1, 2, 3.
+    """
+    rows = np.asarray(rows)
+    occupied = np.unique(rows)
+    gaps = np.diff(np.append(occupied, occupied[0] + num_rows))  # free rows after each occupied row, plus one
+    start = occupied[(int(np.argmax(gaps)) + 1) % occupied.size]
+    return (rows - start) % num_rows
+
+
 def priority_rank_correlations(sort_trace):
-    """Per write head, :func:`mean_rank_correlation` of priority and :func:`rows_written`: a list of ``W`` floats."""
+    """Per write head, :func:`mean_rank_correlation` of priority and the row written, over the vectors of each
+    example that the answer contains (the ``J`` highest priorities), with rows read around the circular memory
+    (:func:`circular_rows`): a list of ``W`` floats, near +1 or -1 for a head that files vectors by priority.
+
+    Vectors left out of the answer need no place, and a model may write them all to one row.
+    """
+    priorities = np.asarray(sort_trace.priorities)  # [E, K]
     rows = rows_written(sort_trace.write_weights)  # [E, K, W]
-    return [mean_rank_correlation(sort_trace.priorities, rows[..., head]) for head in range(rows.shape[-1])]
+    num_rows, answered = sort_trace.write_weights.shape[-1], sort_trace.read_weights.shape[1]
+    kept = np.argsort(-priorities, axis=1, kind="stable")[:, :answered]  # [E, J]
+    kept_priorities = np.take_along_axis(priorities, kept, axis=1)
+    correlations = []
+    for head in range(rows.shape[-1]):
+        kept_rows = np.take_along_axis(rows[..., head], kept, axis=1)
+        unwrapped = np.stack([circular_rows(example, num_rows) for example in kept_rows])
+        correlations.append(mean_rank_correlation(kept_priorities, unwrapped))
+    return correlations

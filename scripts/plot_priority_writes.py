@@ -6,7 +6,8 @@
 Writes <output_dir>/priority_sort_<model>_writes.png (or <output_dir>/<output_name>.png): for every write head, the
 memory row each input vector went to against its priority, over --examples examples, and for the first example the
 write weightings of the inputs sorted by priority next to the read weightings of the answer steps. Prints each
-write head's rank correlation between priority and row.
+write head's rank correlation between priority and row, over the vectors the answer contains, with rows read around
+the circular memory.
 """
 
 from absl import app, flags
@@ -40,7 +41,7 @@ def main(argv):
     priority_plot.plot_priority_writes(sort_trace, title=title, path=output)
     for head, rho in enumerate(traces.priority_rank_correlations(sort_trace)):
         print(f"write head {head + 1}: rank correlation of priority and row written {rho:+.3f} "
-              f"(mean over {FLAGS.examples} examples)")
+              f"(answered vectors, mean over {FLAGS.examples} examples)")
     print(f"Wrote {output} ({errors:.2f} bit errors per sequence)")
     return 0
 

@@ -351,6 +351,27 @@ def test_rank_correlation():
     assert traces.mean_rank_correlation(np.stack([x, x, x]), rows) == pytest.approx((1.0 + 0.0) / 2)
 
 
+def test_circular_rows_start_after_the_widest_free_run():
+    # 8 rows; occupied 6, 7, 0, 1: the free run is 2..5, so row 6 becomes 0.
+    np.testing.assert_array_equal(traces.circular_rows(np.array([6, 7, 0, 1]), 8), [0, 1, 2, 3])
+    np.testing.assert_array_equal(traces.circular_rows(np.array([3, 1, 2]), 8), [2, 0, 1])
+    np.testing.assert_array_equal(traces.circular_rows(np.array([5, 5]), 8), [0, 0])
+
+
+def test_priority_rank_correlation_reads_the_answered_vectors_around_the_memory():
+    # One example, 5 vectors, 3 answered, 8 rows. Head 1 files the answered vectors by descending priority on rows
+    # 7, 0, 1 (wrapping) and puts the two others on row 4; head 2 does the opposite order.
+    priorities = np.array([[0.9, -0.8, 0.5, -0.9, 0.1]])
+    head_rows = {0: [7, 4, 0, 4, 1], 1: [1, 4, 0, 4, 7]}
+    writes = np.zeros((1, 5, 2, 8))
+    for head, rows in head_rows.items():
+        writes[0, np.arange(5), head, rows] = 1.0
+    sort_trace = traces.PrioritySortTrace(priorities, writes, np.zeros((1, 3, 1, 8)), np.zeros(1))
+    assert traces.priority_rank_correlations(sort_trace) == pytest.approx([-1.0, 1.0])
+    # Raw row numbers over all five vectors would hide it.
+    assert abs(traces.rank_correlation(priorities[0], np.array(head_rows[0]))) < 0.5
+
+
 def test_plot_priority_writes_shows_a_head_that_files_by_priority(tmp_path):
     rng = np.random.default_rng(0)
     examples, inputs, outputs, rows = 6, 5, 3, 12

@@ -20,6 +20,7 @@ CHECKED_POINTS = {
     "associative_recall_ntm.keras": {"items": 12},
     "repeat_copy_ntm.keras": {"length": 10, "repeats": 10},
     "ngrams_ntm.keras": {"length": 200},
+    "priority_sort_ntm.keras": {"num_inputs": 20, "num_outputs": 16},
     "copy_dnc.keras": {"length": 30},
     "associative_recall_dnc.keras": {"items": 6},
 }
