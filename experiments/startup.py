@@ -25,6 +25,9 @@ BENIGN = (
     (re.compile(_PREFIX + r"cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, GPU will not be "
                 r"used\."), True),
     (re.compile(_PREFIX + r"cuda_platform\.cc:\d+\] failed call to cuInit: .*"), True),
+    (re.compile(_PREFIX + r"port\.cc:\d+\] oneDNN custom operations are on\. You may see slightly different "
+                r"numerical results due to floating-point round-off errors from different computation orders\. To "
+                r"turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`\."), False),
     (re.compile(_PREFIX + r"cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized to use available CPU "
                 r"instructions in performance-critical operations\."), False),
     (re.compile(r"To enable the following instructions: [A-Z0-9_ ,.]+, in other operations, rebuild TensorFlow "

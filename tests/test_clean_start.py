@@ -12,9 +12,13 @@ from ntm_cell.experiments import startup
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: What TensorFlow 2.21 writes while it loads on a CPU-only machine (TF_CPP_MIN_LOG_LEVEL=0 for the last two).
+#: What TensorFlow 2.21 writes while it loads on a CPU-only machine, whatever TF_CPP_MIN_LOG_LEVEL says (0 for
+#: the last two).
 BENIGN_LINES = [
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1796525293.377834    9345 port.cc:153] oneDNN custom operations are on. You may see slightly "
+    "different numerical results due to floating-point round-off errors from different computation orders. To turn "
+    "them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`.",
     "I0000 00:00:1796408554.825401   24058 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will "
     "not be used.",
     "E0000 00:00:1796408558.006997   24058 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed "
@@ -30,6 +34,7 @@ OTHER_LINES = [
     "Traceback (most recent call last):",
     "    WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
     "anything at all",
+    "I0000 00:00:1796525293.377834    9345 port.cc:153] oneDNN custom operations are on, and more",
 ]
 
 
