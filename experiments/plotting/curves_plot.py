@@ -59,7 +59,7 @@ def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held
 
         handles.append(Patch(color="0.6", alpha=0.4, lw=0))
         labels.append("min–max over seeds")
-    ax.legend(handles, labels, loc="upper right", fontsize=9)
+    ax.legend(handles, labels, loc="best", fontsize=9)
     if title:
         ax.set_title(title)
     figure.tight_layout()
