@@ -91,7 +91,8 @@ def test_evaluate_py_on_a_shipped_model_reproduces_its_documented_table(file_nam
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "evaluate.py"),
          f"--model_path={shipped.SHIPPED_DIR / file_name}", f"--output_dir={tmp_path}",
-         *(f"{FLAGS[variable]}={value}" for variable, value in point.items() if variable in FLAGS), f"--sequences={sequences}", "--seed=1"],
+         *(f"{FLAGS[variable]}={value}" for variable, value in point.items() if variable in FLAGS),
+         f"--sequences={sequences}", "--seed=1"],
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]

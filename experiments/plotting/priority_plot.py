@@ -19,9 +19,10 @@ def plot_priority_writes(sort_trace, title=None, threshold=0.05, path=None):
     Left: for every write head, the row it wrote each input vector to against that vector's priority, over all
     traced examples, with :func:`~ntm_cell.experiments.traces.priority_rank_correlations` in the legend (the mean
     over examples of Spearman's rank correlation between priority and row, over the answered vectors and around the
-    circular memory: +1 or -1 for a head that files every sequence's vectors in priority order). Middle and right, for the first example: the write weightings (summed over write
-    heads) of the input vectors sorted by descending priority, and the read weightings (summed over read heads) of
-    the answer steps, which must then visit those rows in order.
+    circular memory: +1 or -1 for a head that files every sequence's vectors in priority order). Middle and right,
+    for the first example: the write weightings (summed over write heads) of the input vectors sorted by descending
+    priority, and the read weightings (summed over read heads) of the answer steps, which must then visit those rows
+    in order.
 
     Args:
         sort_trace: :class:`~ntm_cell.experiments.traces.PrioritySortTrace`.
