@@ -1,4 +1,9 @@
-"""Learning curves read back from run directories: one run's scalar against the sequences it had seen."""
+"""Learning curves read back from run directories: one run's scalar against the sequences it had seen.
+
+A curve is read from a run's TensorBoard event files, or from a small CSV exported from them
+(:func:`write_curve_csvs`), kept in the same ``<root>/<task>/<model>/seed<k>/`` layout so that the figures can be
+redrawn after the event files are gone.
+"""
 
 from __future__ import annotations
 
@@ -35,25 +40,91 @@ def _sequences_at(steps, scalars, run_dir):
     raise ValueError(f"{run_dir}: no sequences_seen scalar and no config.json to tell the batch size")
 
 
+def _run_dirs(logdir, task):
+    """``<logdir>/<task>/<model>/seed<k>`` directories, sorted."""
+    return [run_dir for run_dir in sorted((Path(logdir) / task).glob("*/seed*"))
+            if run_dir.is_dir() and run_dir.name[4:].isdigit()]
+
+
+def _in_model_order(curves):
+    """``{model: [Curve]}`` with models in the order ntm, lstm, dnc (others after, by name), seeds ascending."""
+    order = {name: index for index, name in enumerate(MODELS)}
+    return {name: sorted(curves[name], key=lambda c: c.seed)
+            for name in sorted(curves, key=lambda n: (order.get(n, len(order)), n))}
+
+
 def load_learning_curves(logdir, task, tag="bit_errors/eval"):
     """Read ``<logdir>/<task>/<model>/seed<k>/`` event files: ``{model: [Curve per seed]}``.
 
     Models come in the order ntm, lstm, dnc (others after, by name); runs without ``tag`` are left out.
     """
-    root = Path(logdir) / task
     curves = {}
-    for run_dir in sorted(root.glob("*/seed*")):
-        if not run_dir.is_dir() or not run_dir.name[4:].isdigit():
-            continue
+    for run_dir in _run_dirs(logdir, task):
         scalars = read_scalars(run_dir)
         if tag not in scalars or len(scalars[tag].steps) == 0:
             continue
         steps, values = scalars[tag].steps, scalars[tag].values
         sequences = _sequences_at(steps, scalars, run_dir)
         curves.setdefault(run_dir.parent.name, []).append(Curve(int(run_dir.name[4:]), sequences, values, run_dir))
-    order = {name: index for index, name in enumerate(MODELS)}
-    return {name: sorted(curves[name], key=lambda c: c.seed)
-            for name in sorted(curves, key=lambda n: (order.get(n, len(order)), n))}
+    return _in_model_order(curves)
+
+
+def curve_csv_name(tag):
+    """File name of a ``tag`` curve inside a run's CSV directory: ``"bit_errors/eval"`` -> ``bit_errors_eval.csv``."""
+    return tag.replace("/", "_") + ".csv"
+
+
+def write_curve_csvs(runs, csv_dir, task, tag="bit_errors/eval"):
+    """Write each curve of ``runs`` (``{model: [Curve]}``) to ``<csv_dir>/<task>/<model>/seed<k>/<tag>.csv``.
+
+    Two columns, ``sequences`` and ``tag``, one row per evaluation, with the 9 digits that give a float32 back
+    exactly. Returns the paths written.
+    """
+    paths = []
+    for model, seeds in runs.items():
+        for curve in seeds:
+            path = Path(csv_dir) / task / model / f"seed{curve.seed}" / curve_csv_name(tag)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rows = [f"{sequences:.0f},{value:.9g}" for sequences, value in zip(curve.sequences, curve.values)]
+            path.write_text("\n".join([f"sequences,{tag}", *rows]) + "\n")
+            paths.append(path)
+    return paths
+
+
+def load_curve_csvs(csv_dir, task, tag="bit_errors/eval"):
+    """Read the CSVs :func:`write_curve_csvs` wrote: ``{model: [Curve per seed]}``, like :func:`load_learning_curves`.
+
+    Raises:
+        ValueError: a CSV whose header is not ``sequences,<tag>`` or whose rows are not two numbers.
+    """
+    curves = {}
+    for run_dir in _run_dirs(csv_dir, task):
+        path = run_dir / curve_csv_name(tag)
+        if not path.exists():
+            continue
+        header, *rows = path.read_text().split() or [""]
+        if header != f"sequences,{tag}":
+            raise ValueError(f"{path}: header {header!r}, expected 'sequences,{tag}'")
+        try:
+            table = np.array([[float(cell) for cell in row.split(",")] for row in rows], np.float64).reshape(-1, 2)
+        except ValueError as error:
+            raise ValueError(f"{path}: every row must be two numbers, sequences and value ({error})") from None
+        if not len(table):
+            continue
+        curves.setdefault(run_dir.parent.name, []).append(
+            Curve(int(run_dir.name[4:]), table[:, 0], table[:, 1], run_dir))
+    return _in_model_order(curves)
+
+
+def merge_curves(*sources):
+    """Runs of several ``{model: [Curve]}`` sources as one; for a model and seed in more than one, the first wins."""
+    curves = {}
+    for source in sources:
+        for model, seeds in source.items():
+            kept = curves.setdefault(model, [])
+            have = {curve.seed for curve in kept}
+            kept.extend(curve for curve in seeds if curve.seed not in have)
+    return _in_model_order(curves)
 
 
 def load_compared_curves(groups, task, model, tag="bit_errors/eval"):

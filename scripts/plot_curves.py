@@ -11,6 +11,12 @@ name then ends in _<metric>).
         --compare=learned=logs,constant=logs/memory_init/constant,random=logs/memory_init/random
 
 draws one curve per labelled log root instead (runs of --model only), e.g. to compare memory initialisations.
+
+    python scripts/plot_curves.py --logdir=logs/budget --task=copy --csv_dir=docs/curves --write_csv
+
+also writes each run's curve to <csv_dir>/<task>/<model>/seed<k>/<metric>.csv, and draws the curves kept there
+beside those of the event files (a run in --logdir wins over a CSV of the same model and seed), so that a figure
+can be redrawn, and runs added to it, after the event files are gone.
 """
 
 import math
@@ -41,6 +47,10 @@ flags.DEFINE_list("reference", None, "label=value pairs drawn as dashed horizont
                   "(e.g. 'optimal estimator=128.2' with --metric=loss/eval --loss_in_bits).")
 flags.DEFINE_integer("max_sequences", None, "Draw the x axis only up to this many training sequences.",
                      lower_bound=1)
+flags.DEFINE_string("csv_dir", None, "Directory of curve CSVs (<csv_dir>/<task>/<model>/seed<k>/<metric>.csv) "
+                    "drawn beside the runs in --logdir; a run in --logdir wins over a CSV of the same model and "
+                    "seed.")
+flags.DEFINE_bool("write_csv", False, "Write the curves read from --logdir's event files to --csv_dir first.")
 flags.DEFINE_bool("loss_in_bits", False, "Draw a loss metric in bits (divided by ln 2) instead of nats.")
 flags.DEFINE_enum("yscale", "auto", ["auto", "linear", "log"], "y axis: log (symmetric-log where values reach 0), "
                   "linear, or auto (log when the values span more than 1.5 decades).")
@@ -52,16 +62,28 @@ def main(argv):
     if FLAGS.compare:
         return compare_main()
     task_dir = os.path.join(FLAGS.logdir, FLAGS.task)
-    if not os.path.isdir(task_dir):
+    if not os.path.isdir(task_dir) and not FLAGS.csv_dir:
         raise app.UsageError(f"no runs found: {task_dir} does not exist (train with scripts/train.py "
                              f"--task={FLAGS.task} --logdir={FLAGS.logdir})")
 
     from ntm_cell.experiments import curves
 
     runs = curves.load_learning_curves(FLAGS.logdir, FLAGS.task, tag=FLAGS.metric)
+    if FLAGS.write_csv:
+        for path in curves.write_curve_csvs(runs, FLAGS.csv_dir, FLAGS.task, tag=FLAGS.metric):
+            print(f"Wrote {path}")
+    if FLAGS.csv_dir:
+        try:
+            kept = curves.load_curve_csvs(FLAGS.csv_dir, FLAGS.task, tag=FLAGS.metric)
+        except ValueError as error:
+            raise app.UsageError(str(error)) from None
+        runs = curves.merge_curves(runs, kept)
     if not runs:
-        raise app.UsageError(f"no runs found: no {os.path.join(task_dir, '<model>', 'seed<k>')} directory has "
-                             f"event files with {FLAGS.metric!r} scalars")
+        places = os.path.join(task_dir, "<model>", "seed<k>")
+        if FLAGS.csv_dir:
+            places += f" or {os.path.join(FLAGS.csv_dir, FLAGS.task, '<model>', 'seed<k>')}"
+        raise app.UsageError(f"no runs found: no {places} directory has event files or a CSV with "
+                             f"{FLAGS.metric!r} values")
     title = f"{FLAGS.task.replace('_', ' ')}: learning curves"
     return draw(runs, title)
 
@@ -103,6 +125,8 @@ def parse_reference(item):
 flags.register_multi_flags_validator(
     ["loss_in_bits", "metric"], lambda f: not f["loss_in_bits"] or f["metric"].startswith("loss/"),
     message="--loss_in_bits applies to loss metrics only (--metric=loss/eval or loss/train)")
+flags.register_multi_flags_validator(["write_csv", "csv_dir"], lambda f: not f["write_csv"] or f["csv_dir"],
+                                     message="--write_csv needs --csv_dir, the directory to write the curves to")
 flags.register_validator("reference", lambda items: all(parse_reference(i) for i in items or []),
                          message="--reference takes label=value pairs with a number for value")
 

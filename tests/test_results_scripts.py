@@ -265,6 +265,30 @@ def test_learning_curves_from_event_files(tmp_path):
     assert curves_plot.plot_learning_curves(runs, max_sequences=24).axes[0].get_xlim() == (0, 24)
 
 
+def test_curve_csvs_round_trip_and_fill_in_missing_runs(tmp_path):
+    write_fake_runs(tmp_path / "logs")
+    runs = curves.load_learning_curves(tmp_path / "logs", "copy")
+    paths = curves.write_curve_csvs(runs, tmp_path / "csv", "copy")
+    assert tmp_path / "csv" / "copy" / "lstm" / "seed1" / "bit_errors_eval.csv" in paths and len(paths) == 4
+    kept = curves.load_curve_csvs(tmp_path / "csv", "copy")
+    assert list(kept) == ["ntm", "lstm"]
+    for model in runs:
+        for read, written in zip(kept[model], runs[model]):
+            assert read.seed == written.seed
+            np.testing.assert_array_equal(read.sequences, written.sequences)
+            np.testing.assert_array_equal(read.values.astype(np.float32), written.values)  # float32 exactly
+    assert curves.load_curve_csvs(tmp_path / "csv", "copy", tag="loss/eval") == {}  # another metric's file
+    # An event-file run wins over the CSV of the same model and seed; CSVs fill in the runs that are missing.
+    shutil.rmtree(tmp_path / "logs" / "copy" / "lstm" / "seed0")
+    shutil.rmtree(tmp_path / "logs" / "copy" / "ntm")
+    merged = curves.merge_curves(curves.load_learning_curves(tmp_path / "logs", "copy"), kept)
+    assert [(model, c.seed, c.run_dir.parts[-4]) for model, seeds in merged.items() for c in seeds] == [
+        ("ntm", 0, "csv"), ("ntm", 1, "csv"), ("lstm", 0, "csv"), ("lstm", 1, "logs")]
+    (tmp_path / "csv" / "copy" / "ntm" / "seed0" / "bit_errors_eval.csv").write_text("step,value\n1,2\n")
+    with pytest.raises(ValueError, match="header 'step,value'"):
+        curves.load_curve_csvs(tmp_path / "csv", "copy")
+
+
 def test_compared_curves_take_one_model_from_each_logdir(tmp_path):
     write_fake_runs(tmp_path / "a")
     write_fake_runs(tmp_path / "b")
@@ -315,6 +339,19 @@ def test_plot_curves_py_end_to_end(tmp_path):
                         "--task=copy", "--output_name=compared", f"--output_dir={tmp_path / 'img'}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "img" / "compared.png").stat().st_size > 0
+    # Curves exported to CSV draw the figure again once the event files are gone.
+    result = run_script("plot_curves.py", f"--logdir={tmp_path / 'logs'}", "--task=copy", "--write_csv",
+                        f"--csv_dir={tmp_path / 'csv'}", "--output_name=exported", f"--output_dir={tmp_path / 'img'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "csv" / "copy" / "ntm" / "seed1" / "bit_errors_eval.csv").exists()
+    shutil.rmtree(tmp_path / "logs")
+    result = run_script("plot_curves.py", f"--logdir={tmp_path / 'logs'}", "--task=copy",
+                        f"--csv_dir={tmp_path / 'csv'}", "--output_name=from_csv", f"--output_dir={tmp_path / 'img'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "seed 1: 16.000 after 40" in result.stderr  # the LSTM's seed 1: 40 × 2 / 5 at step 5
+    assert (tmp_path / "img" / "from_csv.png").stat().st_size > 0
+    result = run_script("plot_curves.py", "--task=copy", "--write_csv")
+    assert result.returncode != 0 and "--write_csv needs --csv_dir" in result.stderr
 
 
 @pytest.mark.parametrize(
