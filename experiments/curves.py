@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ntm_cell.experiments import reports
 from ntm_cell.experiments.configs import MODELS
 from ntm_cell.experiments.events import read_scalars
 
@@ -83,11 +84,10 @@ def write_curve_csvs(runs, csv_dir, task, tag="bit_errors/eval"):
     paths = []
     for model, seeds in runs.items():
         for curve in seeds:
+            rows = [{"sequences": int(sequences), tag: f"{value:.9g}"}
+                    for sequences, value in zip(curve.sequences, curve.values)]
             path = Path(csv_dir) / task / model / f"seed{curve.seed}" / curve_csv_name(tag)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            rows = [f"{sequences:.0f},{value:.9g}" for sequences, value in zip(curve.sequences, curve.values)]
-            path.write_text("\n".join([f"sequences,{tag}", *rows]) + "\n")
-            paths.append(path)
+            paths.append(reports.write_csv(rows, path, ["sequences", tag]))
     return paths
 
 
@@ -102,15 +102,15 @@ def load_curve_csvs(csv_dir, task, tag="bit_errors/eval"):
         path = run_dir / curve_csv_name(tag)
         if not path.exists():
             continue
-        header, *rows = path.read_text().split() or [""]
-        if header != f"sequences,{tag}":
-            raise ValueError(f"{path}: header {header!r}, expected 'sequences,{tag}'")
-        try:
-            table = np.array([[float(cell) for cell in row.split(",")] for row in rows], np.float64).reshape(-1, 2)
-        except ValueError as error:
-            raise ValueError(f"{path}: every row must be two numbers, sequences and value ({error})") from None
-        if not len(table):
+        rows = reports.read_csv(path)
+        if not rows:
             continue
+        if set(rows[0]) - {"sequences", tag}:
+            raise ValueError(f"{path}: header {','.join(rows[0])!r}, expected 'sequences,{tag}'")
+        try:
+            table = np.array([[row["sequences"], row[tag]] for row in rows], np.float64)
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"{path}: every row must be two numbers, sequences and value ({error!r})") from None
         curves.setdefault(run_dir.parent.name, []).append(
             Curve(int(run_dir.name[4:]), table[:, 0], table[:, 1], run_dir))
     return _in_model_order(curves)
