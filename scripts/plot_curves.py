@@ -51,6 +51,8 @@ flags.DEFINE_string("csv_dir", None, "Directory of curve CSVs (<csv_dir>/<task>/
                     "drawn beside the runs in --logdir; a run in --logdir wins over a CSV of the same model and "
                     "seed.")
 flags.DEFINE_bool("write_csv", False, "Write the curves read from --logdir's event files to --csv_dir first.")
+flags.DEFINE_float("ymin", None, "Bottom of the y axis (default: 0 on a linear axis), e.g. 120 to tell apart "
+                   "N-gram costs near the optimum's 128.")
 flags.DEFINE_bool("loss_in_bits", False, "Draw a loss metric in bits (divided by ln 2) instead of nats.")
 flags.DEFINE_enum("yscale", "auto", ["auto", "linear", "log"], "y axis: log (symmetric-log where values reach 0), "
                   "linear, or auto (log when the values span more than 1.5 decades).")
@@ -140,8 +142,12 @@ def draw(runs, title):
     if FLAGS.loss_in_bits:
         runs = {name: [c._replace(values=c.values / math.log(2)) for c in seeds] for name, seeds in runs.items()}
         ylabel = ylabel.replace("nats", "bits")
-    curves_plot.plot_learning_curves(runs, title=title, ylabel=ylabel, yscale=FLAGS.yscale, references=references,
-                                     max_sequences=FLAGS.max_sequences, path=output)
+    try:
+        curves_plot.plot_learning_curves(runs, title=title, ylabel=ylabel, yscale=FLAGS.yscale,
+                                         references=references, max_sequences=FLAGS.max_sequences, ymin=FLAGS.ymin,
+                                         path=output)
+    except ValueError as error:
+        raise app.UsageError(f"--ymin: {error}") from error
     for name, seeds in runs.items():
         finals = ", ".join(f"seed {c.seed}: {c.values[-1]:.3f} after {c.sequences[-1]:,.0f}" for c in seeds)
         print(f"{figures.model_label(name)}: {finals}", file=sys.stderr)

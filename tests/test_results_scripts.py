@@ -265,6 +265,19 @@ def test_learning_curves_from_event_files(tmp_path):
     assert curves_plot.plot_learning_curves(runs, max_sequences=24).axes[0].get_xlim() == (0, 24)
 
 
+def test_learning_curves_ymin_sets_the_bottom_of_the_axis(tmp_path):
+    write_fake_runs(tmp_path)
+    runs = curves.load_learning_curves(tmp_path, "copy")  # values 2 to 20: a linear axis from 0
+    assert curves_plot.plot_learning_curves(runs, yscale="linear").axes[0].get_ylim()[0] == 0
+    bottom, top = curves_plot.plot_learning_curves(runs, yscale="linear", ymin=1.5).axes[0].get_ylim()
+    assert bottom == 1.5 and top >= 20
+    assert curves_plot.plot_learning_curves(runs, yscale="log", ymin=1.0).axes[0].get_ylim()[0] == 1.0
+    with pytest.raises(ValueError, match="below the top"):
+        curves_plot.plot_learning_curves(runs, yscale="linear", ymin=1000)
+    with pytest.raises(ValueError, match="positive"):
+        curves_plot.plot_learning_curves(runs, yscale="log", ymin=0)
+
+
 def test_curve_csvs_round_trip_and_fill_in_missing_runs(tmp_path):
     write_fake_runs(tmp_path / "logs")
     runs = curves.load_learning_curves(tmp_path / "logs", "copy")

@@ -12,7 +12,7 @@ from ntm_cell.experiments.plotting.figures import MODEL_COLORS, model_label, new
 
 
 def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held-out batch)", yscale="auto",
-                         references=(), max_sequences=None, path=None):
+                         references=(), max_sequences=None, ymin=None, path=None):
     """One line per model: the median over seeds against sequences seen, the min–max spread shaded.
 
     Args:
@@ -24,6 +24,8 @@ def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held
         references: ``(label, value)`` pairs drawn as dashed horizontal lines (e.g. the optimal estimator's cost).
         max_sequences: draw the x axis only up to this many sequences (default: to the longest run), so that
             short baseline runs are not squeezed against a long one.
+        ymin: bottom of the y axis (default: 0 on a linear axis, below the smallest value on a log axis), e.g. just
+            under an optimal estimator's cost so that curves near it are told apart.
         path: where to save the PNG (optional).
 
     Returns:
@@ -48,6 +50,12 @@ def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held
         all_values.append(np.array([value]))
     values = np.concatenate(all_values)
     _set_yscale(ax, values, yscale)
+    if ymin is not None:
+        top = ax.get_ylim()[1]
+        if ymin >= top or (ax.get_yscale() == "log" and ymin <= 0):
+            raise ValueError(f"ymin={ymin:g} must lie below the top of the y axis ({top:g}) and be positive "
+                             f"on a log axis ({ax.get_yscale()} here)")
+        ax.set_ylim(bottom=ymin)
     ax.xaxis.set_major_formatter(ticker.EngFormatter(sep=""))
     ax.set_xlabel("training sequences seen")
     ax.set_ylabel(ylabel)
