@@ -146,7 +146,7 @@ def draw(runs, title):
         curves_plot.plot_learning_curves(runs, title=title, ylabel=ylabel, yscale=FLAGS.yscale,
                                          references=references, max_sequences=FLAGS.max_sequences, ymin=FLAGS.ymin,
                                          path=output)
-    except ValueError as error:
+    except curves_plot.AxisRangeError as error:
         raise app.UsageError(f"--ymin: {error}") from error
     for name, seeds in runs.items():
         finals = ", ".join(f"seed {c.seed}: {c.values[-1]:.3f} after {c.sequences[-1]:,.0f}" for c in seeds)

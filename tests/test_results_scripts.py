@@ -267,7 +267,7 @@ def test_learning_curves_from_event_files(tmp_path):
 
 def test_learning_curves_ymin_sets_the_bottom_of_the_axis(tmp_path):
     write_fake_runs(tmp_path)
-    runs = curves.load_learning_curves(tmp_path, "copy")  # values 2 to 20: a linear axis from 0
+    runs = curves.load_learning_curves(tmp_path, "copy")  # values 2 to 80: a linear axis from 0
     assert curves_plot.plot_learning_curves(runs, yscale="linear").axes[0].get_ylim()[0] == 0
     bottom, top = curves_plot.plot_learning_curves(runs, yscale="linear", ymin=1.5).axes[0].get_ylim()
     assert bottom == 1.5 and top >= 20

@@ -11,6 +11,10 @@ from ntm_cell.experiments.curves import aggregate
 from ntm_cell.experiments.plotting.figures import MODEL_COLORS, model_label, new_figure, save
 
 
+class AxisRangeError(ValueError):
+    """A requested axis limit that the figure's data or scale cannot have (e.g. ``ymin`` above the top)."""
+
+
 def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held-out batch)", yscale="auto",
                          references=(), max_sequences=None, ymin=None, path=None):
     """One line per model: the median over seeds against sequences seen, the min–max spread shaded.
@@ -53,7 +57,7 @@ def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held
     if ymin is not None:
         top = ax.get_ylim()[1]
         if ymin >= top or (ax.get_yscale() == "log" and ymin <= 0):
-            raise ValueError(f"ymin={ymin:g} must lie below the top of the y axis ({top:g}) and be positive "
+            raise AxisRangeError(f"ymin={ymin:g} must lie below the top of the y axis ({top:g}) and be positive "
                              f"on a log axis ({ax.get_yscale()} here)")
         ax.set_ylim(bottom=ymin)
     ax.xaxis.set_major_formatter(ticker.EngFormatter(sep=""))
