@@ -212,6 +212,31 @@ def test_resumed_run_continues_the_step_counter_and_the_data_stream(tmp_path):
         np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
 
 
+def test_resumed_curriculum_run_continues_at_its_level(tmp_path, monkeypatch):
+    # Every check advances the curriculum, so the level moves at each evaluation (steps 2, 4, 6): a resume that
+    # restarted at level 0, or drew its batches from another level's lengths, would train on other sequences.
+    class EveryCheckAdvances(Curriculum):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, advance_below=float("inf"), **kwargs)
+
+    monkeypatch.setattr(training, "Curriculum", EveryCheckAdvances)
+    config = tiny_config(steps=8, curriculum="adaptive", length_buckets=1)
+    kwargs = dict(eval_every=2, checkpoint_every=2, summary_every=1)
+    straight = train(config, tmp_path / "straight", **kwargs)
+    train(config, tmp_path / "split", steps=4, **kwargs)
+    lines = []
+    resumed = train(config, tmp_path / "split", printer=lines.append, **kwargs)
+    assert resumed.resumed_from == 4
+    levels = dict(scalar_events(tmp_path / "split")["curriculum_level"])
+    assert levels == dict(scalar_events(tmp_path / "straight")["curriculum_level"])
+    assert [levels[step] for step in (1, 3, 5, 7)] == [0, 1, 2, 3]
+    assert not any(line.startswith("curriculum: level 1/") for line in lines)  # restored at level 2, not re-climbed
+    a = keras.models.load_model(straight.model_path).get_weights()
+    b = keras.models.load_model(resumed.model_path).get_weights()
+    for wa, wb in zip(a, b):
+        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
+
+
 def test_checkpoint_of_another_configuration_is_refused(tmp_path):
     train(tiny_config(steps=2), tmp_path, eval_every=2, checkpoint_every=2)
     before = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
