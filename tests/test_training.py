@@ -56,6 +56,15 @@ def scalar_events(run_dir):
     return scalars
 
 
+def assert_same_saved_weights(path_a, path_b):
+    """The ``.keras`` models at ``path_a`` and ``path_b`` hold the same weights (to float32 rounding)."""
+    a = keras.models.load_model(path_a).get_weights()
+    b = keras.models.load_model(path_b).get_weights()
+    assert len(a) == len(b)
+    for wa, wb in zip(a, b):
+        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
+
+
 def graves_rmsprop_reference(gradients, learning_rate):
     """Graves (2013), eqs. 38-41, step by step: the parameter after each gradient of ``gradients`` (from 0)."""
     n = g = delta = 0.0
@@ -206,10 +215,7 @@ def test_resumed_run_continues_the_step_counter_and_the_data_stream(tmp_path):
     steps = [step for step, _ in scalar_events(tmp_path / "split")["bit_errors/eval"]]
     assert steps == [4, 8]
     # Same seed, same batches in the same order, optimizer state restored: the same weights as one straight run.
-    a = keras.models.load_model(straight.model_path).get_weights()
-    b = keras.models.load_model(resumed.model_path).get_weights()
-    for wa, wb in zip(a, b):
-        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
+    assert_same_saved_weights(straight.model_path, resumed.model_path)
 
 
 def test_resumed_curriculum_run_continues_at_its_level(tmp_path, monkeypatch):
@@ -231,10 +237,7 @@ def test_resumed_curriculum_run_continues_at_its_level(tmp_path, monkeypatch):
     assert levels == dict(scalar_events(tmp_path / "straight")["curriculum_level"])
     assert [levels[step] for step in (1, 3, 5, 7)] == [0, 1, 2, 3]
     assert not any(line.startswith("curriculum: level 1/") for line in lines)  # restored at level 2, not re-climbed
-    a = keras.models.load_model(straight.model_path).get_weights()
-    b = keras.models.load_model(resumed.model_path).get_weights()
-    for wa, wb in zip(a, b):
-        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
+    assert_same_saved_weights(straight.model_path, resumed.model_path)
 
 
 def test_checkpoint_of_another_configuration_is_refused(tmp_path):

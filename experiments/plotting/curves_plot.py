@@ -58,7 +58,7 @@ def plot_learning_curves(runs, title=None, ylabel="bit errors per sequence (held
         top = ax.get_ylim()[1]
         if ymin >= top or (ax.get_yscale() == "log" and ymin <= 0):
             raise AxisRangeError(f"ymin={ymin:g} must lie below the top of the y axis ({top:g}) and be positive "
-                             f"on a log axis ({ax.get_yscale()} here)")
+                                 f"on a log axis ({ax.get_yscale()} here)")
         ax.set_ylim(bottom=ymin)
     ax.xaxis.set_major_formatter(ticker.EngFormatter(sep=""))
     ax.set_xlabel("training sequences seen")
