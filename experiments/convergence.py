@@ -2,7 +2,8 @@
 
 "Converged" follows Collier & Beel (2018): held-out bit errors per sequence below 0.1. Wall-clock time is measured
 from the run's first event (written after the first ``summary_every`` steps, so compilation is mostly excluded)
-to the first converged evaluation, from the events' own timestamps.
+to the first converged evaluation, from the events' own timestamps. A run stopped and resumed from its checkpoint
+counts only the time its processes were training: each event file's span, not the gaps between them.
 """
 
 import json
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ntm_cell.experiments.configs import CONVERGED_BIT_ERRORS
-from ntm_cell.experiments.events import read_scalars
+from ntm_cell.experiments.events import read_scalars, running_seconds, running_spans
 from ntm_cell.experiments import reports
 
 
@@ -30,7 +31,6 @@ def convergence(run_dir, threshold=CONVERGED_BIT_ERRORS):
     if "bit_errors/eval" not in scalars:
         raise ValueError(f"{run_dir} has no held-out evaluations yet")
     steps, values, times = scalars["bit_errors/eval"]
-    first_time = min(float(scalar.wall_times.min()) for scalar in scalars.values())
     if len(steps) == 0:
         raise ValueError(f"{run_dir} has no held-out evaluations yet")
     summary = {
@@ -48,7 +48,7 @@ def convergence(run_dir, threshold=CONVERGED_BIT_ERRORS):
         summary.update(
             converged_step=int(steps[i]),
             converged_sequences=int(steps[i]) * batch_size,
-            converged_seconds=float(times[i] - first_time),
+            converged_seconds=float(running_seconds(running_spans(run_dir), times[i])),
             worst_after=float(values[i:].max()),
         )
     return summary

@@ -83,18 +83,46 @@ def scalar_events(run_dir):
         ``(tag, step, value, wall_time)``: tag str, step int, value float, wall_time float (seconds since the
         epoch). A resumed run may yield a step twice; the later one is the newer value.
     """
-    for path in sorted(Path(run_dir).glob("events.out.tfevents.*")):
-        for record in tfrecords(path):
-            event = event_pb2.Event.FromString(record)
-            for value in event.summary.value:
-                if value.HasField("tensor"):
-                    number = tensor_util.make_ndarray(value.tensor)
-                    if number.size != 1:
-                        continue  # not a scalar (an image or histogram summary)
-                    number = number.reshape(())
-                else:
-                    number = value.simple_value
-                yield value.tag, int(event.step), float(number), event.wall_time
+    for path in event_files(run_dir):
+        yield from file_scalar_events(path)
+
+
+def event_files(run_dir):
+    """The event files of ``run_dir`` in name order, which is the order they were written: each ``train.py``
+    process, the first and each resumption, writes one."""
+    return sorted(Path(run_dir).glob("events.out.tfevents.*"))
+
+
+def file_scalar_events(path):
+    """Every scalar summary of one event file, as ``(tag, step, value, wall_time)`` (see :func:`scalar_events`)."""
+    for record in tfrecords(path):
+        event = event_pb2.Event.FromString(record)
+        for value in event.summary.value:
+            if value.HasField("tensor"):
+                number = tensor_util.make_ndarray(value.tensor)
+                if number.size != 1:
+                    continue  # not a scalar (an image or histogram summary)
+                number = number.reshape(())
+            else:
+                number = value.simple_value
+            yield value.tag, int(event.step), float(number), event.wall_time
+
+
+def running_spans(run_dir):
+    """When the run was training: per event file with scalars, oldest first, the wall times of its first and last
+    scalar, ``[(start, end)]`` in seconds since the epoch. The gaps between spans are times no process ran."""
+    spans = []
+    for path in event_files(run_dir):
+        times = [wall_time for *_, wall_time in file_scalar_events(path)]
+        if times:
+            spans.append((min(times), max(times)))
+    return spans
+
+
+def running_seconds(spans, wall_time):
+    """Seconds of ``spans`` (from :func:`running_spans`) before ``wall_time``: the run's training time up to then,
+    leaving out the time between a stop and its resumption."""
+    return sum(max(0.0, min(end, wall_time) - start) for start, end in spans)
 
 
 class Scalar(NamedTuple):
