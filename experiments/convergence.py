@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ntm_cell.experiments.configs import CONVERGED_BIT_ERRORS
-from ntm_cell.experiments.events import read_scalars, running_seconds, running_spans
+from ntm_cell.experiments.events import read_scalars_and_spans, running_seconds
 from ntm_cell.experiments import reports
 
 
@@ -27,7 +27,7 @@ def convergence(run_dir, threshold=CONVERGED_BIT_ERRORS):
     """
     run_dir = Path(run_dir)
     batch_size = json.loads((run_dir / "config.json").read_text())["batch_size"]
-    scalars = read_scalars(run_dir)
+    scalars, spans = read_scalars_and_spans(run_dir)
     if "bit_errors/eval" not in scalars:
         raise ValueError(f"{run_dir} has no held-out evaluations yet")
     steps, values, times = scalars["bit_errors/eval"]
@@ -48,7 +48,7 @@ def convergence(run_dir, threshold=CONVERGED_BIT_ERRORS):
         summary.update(
             converged_step=int(steps[i]),
             converged_sequences=int(steps[i]) * batch_size,
-            converged_seconds=float(running_seconds(running_spans(run_dir), times[i])),
+            converged_seconds=float(running_seconds(spans, times[i])),
             worst_after=float(values[i:].max()),
         )
     return summary

@@ -108,20 +108,9 @@ def file_scalar_events(path):
             yield value.tag, int(event.step), float(number), event.wall_time
 
 
-def running_spans(run_dir):
-    """When the run was training: per event file with scalars, oldest first, the wall times of its first and last
-    scalar, ``[(start, end)]`` in seconds since the epoch. The gaps between spans are times no process ran."""
-    spans = []
-    for path in event_files(run_dir):
-        times = [wall_time for *_, wall_time in file_scalar_events(path)]
-        if times:
-            spans.append((min(times), max(times)))
-    return spans
-
-
 def running_seconds(spans, wall_time):
-    """Seconds of ``spans`` (from :func:`running_spans`) before ``wall_time``: the run's training time up to then,
-    leaving out the time between a stop and its resumption."""
+    """Seconds of ``spans`` (from :func:`read_scalars_and_spans`) before ``wall_time``: the run's training time up
+    to then, leaving out the time between a stop and its resumption."""
     return sum(max(0.0, min(end, wall_time) - start) for start, end in spans)
 
 
@@ -134,20 +123,34 @@ class Scalar(NamedTuple):
     wall_times: np.ndarray
 
 
-def read_scalars(run_dir):
-    """Every scalar of a run directory's event files: ``{tag: Scalar}``.
+def read_scalars_and_spans(run_dir):
+    """Every scalar of a run directory's event files, and when the run was training, in one pass over them.
 
-    Where a resumed run wrote a step twice, the later file's value (and time) wins.
+    Returns:
+        ``(scalars, spans)``: ``scalars`` is ``{tag: Scalar}``; where a resumed run wrote a step twice, the later
+        file's value (and time) wins. ``spans`` is, per event file with scalars, oldest first, the wall times of
+        its first and last scalar, ``[(start, end)]`` in seconds since the epoch; the gaps between spans are times
+        no process ran.
     """
-    by_tag = {}
-    for tag, step, value, wall_time in scalar_events(run_dir):
-        by_tag.setdefault(tag, {})[step] = (value, wall_time)
+    by_tag, spans = {}, []
+    for path in event_files(run_dir):
+        times = []
+        for tag, step, value, wall_time in file_scalar_events(path):
+            by_tag.setdefault(tag, {})[step] = (value, wall_time)
+            times.append(wall_time)
+        if times:
+            spans.append((min(times), max(times)))
     scalars = {}
     for tag, points in by_tag.items():
         steps = np.array(sorted(points), np.int64)
         scalars[tag] = Scalar(steps, np.array([points[s][0] for s in steps], np.float64),
                               np.array([points[s][1] for s in steps], np.float64))
-    return scalars
+    return scalars, spans
+
+
+def read_scalars(run_dir):
+    """Every scalar of a run directory's event files: ``{tag: Scalar}`` (see :func:`read_scalars_and_spans`)."""
+    return read_scalars_and_spans(run_dir)[0]
 
 
 def read_hparams(run_dir):

@@ -81,15 +81,15 @@ def test_script_skips_a_run_that_has_no_held_out_evaluation_yet(tmp_path):
     assert result.returncode != 0 and "has a held-out evaluation yet" in result.stderr
 
 
-def event_file(path, wall_times, first_step):
-    """An event file of ``bit_errors/eval`` values 0.0 at steps ``first_step``, ``first_step`` + 10, ..., written
-    at the given wall times (seconds since the epoch)."""
+def event_file(path, evaluations):
+    """An event file of ``bit_errors/eval`` scalars, ``evaluations`` as ``(step, value, wall_time)`` with the wall
+    time in seconds since the epoch."""
     from tensorboard.compat.proto import event_pb2, summary_pb2
 
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for i, wall_time in enumerate(wall_times):
-            value = summary_pb2.Summary.Value(tag="bit_errors/eval", simple_value=5.0 if i < 2 else 0.0)
-            writer.write(event_pb2.Event(wall_time=wall_time, step=first_step + 10 * i,
+        for step, errors, wall_time in evaluations:
+            value = summary_pb2.Summary.Value(tag="bit_errors/eval", simple_value=errors)
+            writer.write(event_pb2.Event(wall_time=wall_time, step=step,
                                          summary=summary_pb2.Summary(value=[value])).SerializeToString())
 
 
@@ -99,8 +99,9 @@ def test_a_resumed_run_counts_only_the_time_it_was_training(tmp_path):
     (run_dir / "config.json").write_text(json.dumps({"batch_size": 32}))
     # 60 s of training to step 20 (still 5 bits), stopped for a day, resumed from step 20: its first converged
     # evaluation (step 40) comes 30 s after the resumption's first event.
-    event_file(run_dir / "events.out.tfevents.1000.vm.1.v2", [1000.0, 1060.0], first_step=10)
-    event_file(run_dir / "events.out.tfevents.90000.vm.2.v2", [90000.0, 90010.0, 90030.0, 90050.0], first_step=20)
+    event_file(run_dir / "events.out.tfevents.1000.vm.1.v2", [(10, 5.0, 1000.0), (20, 5.0, 1060.0)])
+    event_file(run_dir / "events.out.tfevents.90000.vm.2.v2",
+               [(20, 5.0, 90000.0), (30, 5.0, 90010.0), (40, 0.0, 90030.0), (50, 0.0, 90050.0)])
     summary = convergence(run_dir)
     assert summary["converged_step"] == 40
     assert summary["converged_seconds"] == 60.0 + 30.0
