@@ -174,6 +174,21 @@ def test_profile_sorts_every_kernel_of_a_compiled_step_into_groups(tmp_path):
     assert "| stack push |" in profiling.markdown_profile("tiny", groups, rows)
 
 
+def test_profile_reads_the_kernels_of_the_profiled_model_when_another_was_compiled_first(tmp_path):
+    # The trace embeds every module the process compiled, with kernel names that repeat between modules: each
+    # kernel must be looked up in the module it ran in, not in the largest one (here the DNC's).
+    from ntm_cell.experiments.bench import profiling
+
+    cases = [Case(model, batch_size=2, jit_compile=True, model_overrides=dict(TINY_MODEL_KWARGS[model]),
+                  task_overrides={"max_length": 3}) for model in ("dnc", "ntm")]
+    dnc, ntm = (PreparedCase(case) for case in cases)
+    dnc.compile()
+    ntm.compile()
+    _, rows = profiling.profile_case(ntm, steps=2, logdir=str(tmp_path))
+    cell_ops = [kernel.op_name for kernel, *_ in rows if "_cell" in kernel.op_name]
+    assert cell_ops and all("ntm_cell" in op and "dnc_cell" not in op for op in cell_ops)
+
+
 def test_models_and_xla_settings_are_compared_at_the_parts_train_py_would_use():
     # With the default batch_splits=0 the XLA case runs in 2 parts and the one without XLA in 1 (as train.py
     # would run them); they are still compared with each other, and not with a case that asked for 1 part.

@@ -58,6 +58,12 @@ def hlo_kernels(hlo_module):
     return kernels
 
 
+def module_kernels(modules):
+    """``{(program id, instruction name): Kernel}`` for every module of ``{program id: HloModuleProto}``."""
+    return {(program, name): kernel for program, module in modules.items()
+            for name, kernel in hlo_kernels(module).items()}
+
+
 def kernel_group(kernel, memory_shape):
     """The :data:`GROUPS` entry of a :class:`Kernel`; ``memory_shape`` is ``(M, N)`` (or ``None``)."""
     if "TensorListPushBack" in kernel.op_type or "TensorListPushBack" in kernel.op_name:
@@ -74,7 +80,13 @@ def kernel_group(kernel, memory_shape):
 
 
 def read_trace(logdir):
-    """``(kernel totals {name: (picoseconds, calls)}, HloModuleProto or None)`` from the newest trace in ``logdir``."""
+    """The kernels of the newest trace in ``logdir``: ``(totals, modules)``.
+
+    ``totals`` maps ``(program id, kernel name)`` to ``(picoseconds, calls)`` for every kernel XLA's runtime ran;
+    ``modules`` maps each program id to its ``HloModuleProto``. The trace embeds every module the process has
+    compiled, and kernel names repeat from one module to the next (``fusion.3``, ``MatMul.70``...), so each event
+    is matched to the module it ran in by its ``program_id``.
+    """
     from tensorflow.compiler.xla.service import hlo_pb2
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
@@ -85,7 +97,7 @@ def read_trace(logdir):
     with open(paths[-1], "rb") as f:
         space.ParseFromString(f.read())
     totals = collections.defaultdict(lambda: [0, 0])
-    module = None
+    modules = {}
     for plane in space.planes:
         stat_names = {key: value.name for key, value in plane.stat_metadata.items()}
         for metadata in plane.event_metadata.values():
@@ -93,20 +105,25 @@ def read_trace(logdir):
                 if stat_names.get(stat.metadata_id) == "Hlo Proto" and stat.bytes_value:
                     proto = hlo_pb2.HloProto()
                     proto.ParseFromString(stat.bytes_value)
-                    if module is None or len(proto.hlo_module.computations) > len(module.computations):
-                        module = proto.hlo_module
+                    modules[int(proto.hlo_module.id)] = proto.hlo_module
         for line in plane.lines:
             if line.name == "python":
                 continue
             for event in line.events:
-                name = plane.event_metadata[event.metadata_id].name
-                totals[name][0] += event.duration_ps
-                totals[name][1] += 1
-    return {name: tuple(value) for name, value in totals.items()}, module
+                program = [stat.int64_value for stat in event.stats if stat_names.get(stat.metadata_id) == "program_id"]
+                if not program:
+                    continue  # not an XLA kernel (executor and TensorFlow op events)
+                key = (int(program[0]), plane.event_metadata[event.metadata_id].name)
+                totals[key][0] += event.duration_ps
+                totals[key][1] += 1
+    return {key: tuple(value) for key, value in totals.items()}, modules
 
 
 def summarize(totals, kernels, steps, time_steps, memory_shape):
     """Per-step totals by group and per kernel, for kernels the HLO names (runtime bookkeeping is left out).
+
+    ``totals`` and ``kernels`` are keyed alike: ``(program id, kernel name)`` (:func:`read_trace`,
+    :func:`module_kernels`).
 
     Returns:
         ``(groups, rows)``: ``groups`` maps each :data:`GROUPS` entry to ``(ms per step, kernels per time step)``;
@@ -114,8 +131,8 @@ def summarize(totals, kernels, steps, time_steps, memory_shape):
     """
     groups = {group: [0.0, 0.0] for group in GROUPS}
     rows = []
-    for name, (picoseconds, calls) in totals.items():
-        kernel = kernels.get(name)
+    for key, (picoseconds, calls) in totals.items():
+        kernel = kernels.get(key)
         if kernel is None or kernel.opcode in ("while", "conditional", "call", "tuple", "get-tuple-element"):
             continue
         group = kernel_group(kernel, memory_shape)
@@ -174,12 +191,12 @@ def profile_case(prepared, steps=5, logdir=None):
             prepared.step()
     finally:
         tf.profiler.experimental.stop()
-    totals, module = read_trace(logdir)
-    if module is None:
+    totals, modules = read_trace(logdir)
+    if not modules:
         raise RuntimeError("the trace holds no HLO module: was the step compiled with XLA?")
     from ntm_cell.experiments.models import memory_shape
 
-    return summarize(totals, hlo_kernels(module), steps, prepared.time_steps, memory_shape(prepared.model))
+    return summarize(totals, module_kernels(modules), steps, prepared.time_steps, memory_shape(prepared.model))
 
 
 def _op(kernel):
