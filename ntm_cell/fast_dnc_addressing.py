@@ -20,7 +20,8 @@ How they are written for XLA on the CPU (docs/performance.md measures the choice
   there, see :func:`ntm_cell.dnc_addressing.sort_permutation`).
 - :func:`materialised` in front of every ``[B, N]`` operand of a ``[B, N, N]`` computation. Left alone, XLA
   recomputes a chain of cheap elementwise operations (or reads a per-step stack of the backward pass) for every
-  element of the ``N x N`` result instead of once per location.
+  element of the ``N x N`` result instead of once per location. The link's masked gradient, which three
+  ``[B, N, N]`` kernels of the backward pass read, is materialised too.
 - One ``[B, N, N]`` link matrix per write head; the products that contract its last axis (and the memory's) are
   one matrix-vector product per vector, which XLA runs faster than the batched matrix product.
 """
@@ -254,7 +255,9 @@ def _link_and_directional_head(previous_link, previous_precedence, write_weights
         for head in range(reads.shape[1]):
             total = (total + d_forward[:, head, :, None] * reads[:, head, None, :]
                      + reads[:, head, :, None] * d_backward[:, head, None, :])
-        masked = total * _off_diagonal(total.shape[-1], total.dtype)
+        # Computed once: left alone, XLA repeats the sum of the 2 R outer products in each of the three kernels
+        # that read it.
+        masked = materialised(total * _off_diagonal(total.shape[-1], total.dtype))
         d_previous, d_precedence, d_weights = _link_backward(masked, previous_link, precedence, weights)
         return d_previous, d_precedence, d_weights, d_reads
 
